@@ -1,0 +1,3 @@
+"""candlewire: algorithmic-trading research and trading engine."""
+
+__version__ = "0.1.0"
