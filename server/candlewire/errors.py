@@ -55,3 +55,8 @@ def require(violations: dict[str, str], message: str = "invalid request") -> Non
     """Raise InvalidArgument when any field check failed."""
     if violations:
         raise InvalidArgument(message, violations)
+
+
+def with_field_prefix(error: InvalidArgument, rename) -> InvalidArgument:
+    """The same error with every violation's field renamed (to match the caller's request shape)."""
+    return InvalidArgument(error.message, {rename(field): reason for field, reason in error.violations.items()})

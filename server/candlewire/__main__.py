@@ -1,0 +1,3 @@
+from candlewire.cli.main import main
+
+main()

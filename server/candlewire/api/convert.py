@@ -1,0 +1,129 @@
+"""Plain domain values ↔ shared protobuf messages (sessions, progress, logs, times)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from candlewire.api.v1 import common_pb2
+from candlewire.errors import InvalidArgument
+
+SESSION_KINDS = {
+    "backtest": common_pb2.SESSION_KIND_BACKTEST,
+    "candle_import": common_pb2.SESSION_KIND_CANDLE_IMPORT,
+    "optimization": common_pb2.SESSION_KIND_OPTIMIZATION,
+    "monte_carlo": common_pb2.SESSION_KIND_MONTE_CARLO,
+    "significance_test": common_pb2.SESSION_KIND_SIGNIFICANCE_TEST,
+    "live": common_pb2.SESSION_KIND_LIVE,
+    "test_job": common_pb2.SESSION_KIND_TEST_JOB,
+}
+SESSION_KIND_NAMES = {value: name for name, value in SESSION_KINDS.items()}
+SESSION_STATUSES = {
+    "draft": common_pb2.SESSION_STATUS_DRAFT,
+    "queued": common_pb2.SESSION_STATUS_QUEUED,
+    "running": common_pb2.SESSION_STATUS_RUNNING,
+    "succeeded": common_pb2.SESSION_STATUS_SUCCEEDED,
+    "failed": common_pb2.SESSION_STATUS_FAILED,
+    "cancelled": common_pb2.SESSION_STATUS_CANCELLED,
+}
+SESSION_STATUS_NAMES = {value: name for name, value in SESSION_STATUSES.items()}
+LOG_LEVELS = {
+    "debug": common_pb2.LOG_LEVEL_DEBUG,
+    "info": common_pb2.LOG_LEVEL_INFO,
+    "warning": common_pb2.LOG_LEVEL_WARNING,
+    "error": common_pb2.LOG_LEVEL_ERROR,
+}
+
+
+def timestamp(value: datetime | str | int | float | None) -> timestamp_pb2.Timestamp | None:
+    """A Timestamp from a datetime, an ISO 8601 string or epoch milliseconds."""
+    if value is None or value == "":
+        return None
+    out = timestamp_pb2.Timestamp()
+    if isinstance(value, (int, float)):
+        out.FromMilliseconds(int(value))
+    else:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        out.FromDatetime(moment.astimezone(timezone.utc))
+    return out
+
+
+def datetime_of(value: timestamp_pb2.Timestamp) -> datetime:
+    return value.ToDatetime(tzinfo=timezone.utc)
+
+
+def milliseconds_of(value: timestamp_pb2.Timestamp) -> int:
+    return value.ToMilliseconds()
+
+
+def progress(values: dict[str, Any] | None) -> common_pb2.Progress:
+    values = values or {}
+    out = common_pb2.Progress(done=int(values.get("done", 0)), total=int(values.get("total", 0)))
+    if out.total:
+        out.fraction = out.done / out.total
+    if values.get("eta_seconds") is not None:
+        out.eta.CopyFrom(duration_pb2.Duration(seconds=int(values["eta_seconds"])))
+    if values.get("current_time_ms") is not None:
+        out.current_time.CopyFrom(timestamp(values["current_time_ms"]))
+    return out
+
+
+def session(record: Any) -> common_pb2.Session:
+    """A Session from a SessionRecord or its dict form (the payload of status events)."""
+    values = record if isinstance(record, dict) else record.to_dict()
+    out = common_pb2.Session(
+        id=values["id"],
+        kind=SESSION_KINDS[values["kind"]],
+        status=SESSION_STATUSES[values["status"]],
+        title=values.get("title", ""),
+        description=values.get("description", ""),
+        progress=progress(values.get("progress")),
+    )
+    for field, key in (
+        ("create_time", "created_at"),
+        ("update_time", "updated_at"),
+        ("start_time", "started_at"),
+        ("finish_time", "finished_at"),
+    ):
+        moment = timestamp(values.get(key))
+        if moment is not None:
+            getattr(out, field).CopyFrom(moment)
+    if values.get("error"):
+        out.error.message = values["error"]
+        out.error.traceback = values.get("traceback", "")
+    return out
+
+
+def log_line(time: datetime, values: dict[str, Any]) -> common_pb2.LogLine:
+    return common_pb2.LogLine(
+        time=timestamp(values.get("time", time)),
+        level=LOG_LEVELS.get(values.get("level", "info"), common_pb2.LOG_LEVEL_INFO),
+        text=values.get("text", ""),
+    )
+
+
+def session_kind_name(kind: int, field: str) -> str:
+    if kind not in SESSION_KIND_NAMES:
+        raise InvalidArgument(f"unknown session kind {kind}", {field: "unknown session kind"})
+    return SESSION_KIND_NAMES[kind]
+
+
+def fill_event(message: Any, event: Any, result_field: str = "result", result_of=None) -> Any:
+    """Fill a per-service `XxxEvent` (sequence, time, oneof session/progress/log/result) from an EventRecord.
+
+    `result_of(payload)` builds the service's typed result message; without it result events are skipped
+    by the caller.
+    """
+    message.sequence = event.session_sequence
+    message.time.CopyFrom(timestamp(event.time))
+    if event.kind == "status":
+        message.session.CopyFrom(session(event.payload))
+    elif event.kind == "progress":
+        message.progress.CopyFrom(progress(event.payload))
+    elif event.kind == "log":
+        message.log.CopyFrom(log_line(event.time, event.payload))
+    elif event.kind == "result" and result_of is not None:
+        getattr(message, result_field).CopyFrom(result_of(event.payload["result"]))
+    return message

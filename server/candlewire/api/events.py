@@ -1,0 +1,62 @@
+"""EventService: the firehose of every session's events, resumable from a global cursor."""
+
+from __future__ import annotations
+
+import asyncio
+
+from candlewire.api import convert, results
+from candlewire.api.sessions import require_cursor
+from candlewire.api.v1 import event_pb2, event_pb2_grpc
+from candlewire.errors import InvalidArgument
+from candlewire.storage import sessions as session_store
+
+_TYPES = {
+    event_pb2.EVENT_TYPE_SESSION: "status",
+    event_pb2.EVENT_TYPE_PROGRESS: "progress",
+    event_pb2.EVENT_TYPE_LOG: "log",
+    event_pb2.EVENT_TYPE_RESULT: "result",
+}
+
+
+class EventServicer(event_pb2_grpc.EventServiceServicer):
+    def __init__(self, app):
+        self.app = app
+        self._kinds: dict[str, str] = {}
+
+    async def _kind_of(self, session_id: str) -> str:
+        if session_id not in self._kinds:
+            record = await asyncio.to_thread(session_store.get_session, self.app.engine, session_id)
+            self._kinds[session_id] = record.kind
+        return self._kinds[session_id]
+
+    async def Subscribe(self, request, context):
+        bad_types = [t for t in request.types if t not in _TYPES]
+        if bad_types:
+            raise InvalidArgument("unknown event type", {"types": f"unknown value(s) {bad_types}"})
+        kinds = [convert.session_kind_name(kind, "kinds") for kind in request.kinds]
+        events = self.app.runtime.subscribe(
+            after_sequence=require_cursor(request.after_sequence),
+            session_ids=list(request.session_ids) or None,
+            kinds=kinds or None,
+            types=[_TYPES[t] for t in request.types] or None,
+        )
+        async for event in events:
+            kind = event.payload["kind"] if event.kind == "status" else await self._kind_of(event.session_id)
+            self._kinds[event.session_id] = kind
+            message = event_pb2.Event(
+                sequence=event.sequence,
+                session_id=event.session_id,
+                session_sequence=event.session_sequence,
+                kind=convert.SESSION_KINDS[kind],
+                time=convert.timestamp(event.time),
+            )
+            if event.kind == "status":
+                message.session.CopyFrom(convert.session(event.payload))
+            elif event.kind == "progress":
+                message.progress.CopyFrom(convert.progress(event.payload))
+            elif event.kind == "log":
+                message.log.CopyFrom(convert.log_line(event.time, event.payload))
+            elif kind in results.BY_KIND:
+                field, build = results.BY_KIND[kind]
+                getattr(message, field).CopyFrom(build(event.payload["result"]))
+            yield message

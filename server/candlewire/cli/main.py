@@ -1,0 +1,194 @@
+"""The `candlewire` command."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from datetime import datetime, timezone
+
+import grpc
+from google.protobuf import field_mask_pb2, json_format
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from candlewire_client import Client, field_violations
+from candlewire_client.v1 import candles_pb2, common_pb2, config_pb2, system_pb2
+
+from candlewire.cli.session import connect, server_address, store_token
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _serve(args) -> None:
+    from candlewire.serve import run
+    from candlewire.settings import Settings
+
+    run(
+        Settings.from_env(
+            {
+                "data_dir": args.data_dir,
+                "grpc_host": args.grpc_host,
+                "grpc_port": args.grpc_port,
+                "gateway_host": args.gateway_host,
+                "gateway_port": args.gateway_port,
+                "database_url": args.database_url,
+                "max_concurrent_jobs": args.max_jobs,
+            }
+        )
+    )
+
+
+def _login(args) -> None:
+    server = server_address(args.server)
+    password = args.password or getpass.getpass("candlewire password: ")
+    with Client(server) as client:
+        store_token(server, client.login(password))
+    console.print(f"logged in to {server}")
+
+
+def _logout(args) -> None:
+    server = server_address(args.server)
+    with connect(server) as client:
+        client.logout()
+    store_token(server, None)
+    console.print(f"logged out of {server}")
+
+
+def _info(args) -> None:
+    with connect(server_address(args.server)) as client:
+        info = client.system.GetInfo(system_pb2.GetInfoRequest())
+    table = Table(show_header=False)
+    for field, value in json_format.MessageToDict(info, preserving_proto_field_name=True).items():
+        table.add_row(field, ", ".join(value) if isinstance(value, list) else str(value))
+    console.print(table)
+
+
+def _config_get(args) -> None:
+    with connect(server_address(args.server)) as client:
+        config = client.config.GetConfig(config_pb2.GetConfigRequest())
+    console.print_json(json_format.MessageToJson(config, preserving_proto_field_name=True))
+
+
+def _config_set(args) -> None:
+    """`config set backtest.warm_up_candles 300`: the value is JSON (a number, string, list or object)."""
+    try:
+        value = json.loads(args.value)
+    except json.JSONDecodeError:
+        value = args.value
+    document: dict = {}
+    node = document
+    *parents, leaf = args.path.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+    config = json_format.ParseDict(document, config_pb2.Config())
+    request = config_pb2.UpdateConfigRequest(config=config, update_mask=field_mask_pb2.FieldMask(paths=[args.path]))
+    with connect(server_address(args.server)) as client:
+        updated = client.config.UpdateConfig(request)
+    console.print_json(json_format.MessageToJson(updated, preserving_proto_field_name=True))
+
+
+def _jobs(args) -> None:
+    with connect(server_address(args.server)) as client:
+        jobs = client.system.ListJobs(system_pb2.ListJobsRequest()).jobs
+    table = Table("session", "kind", "pid", "progress")
+    for job in jobs:
+        table.add_row(job.session_id, common_pb2.SessionKind.Name(job.kind), str(job.pid),
+                      f"{job.progress.done}/{job.progress.total}")
+    console.print(table)
+
+
+def _date(text: str):
+    moment = datetime.strptime(text, "%Y-%m-%d")
+    from google.type import date_pb2
+
+    return date_pb2.Date(year=moment.year, month=moment.month, day=moment.day)
+
+
+def _candles_import(args) -> None:
+    request = candles_pb2.StartCandleImportRequest(
+        params=candles_pb2.CandleImportParams(
+            exchange=args.exchange, symbol=args.symbol, start_date=_date(args.start), end_date=_date(args.end)
+        )
+    )
+    with connect(server_address(args.server)) as client:
+        final = follow(client.candles.RunCandleImport(request), f"importing {args.symbol}")
+    if final is not None:
+        console.print(json_format.MessageToDict(final, preserving_proto_field_name=True))
+
+
+def follow(events, label: str):
+    """Show a session's event stream as a progress bar plus its log lines; return the typed result."""
+    result = None
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task(label, total=None)
+        for event in events:
+            which = event.WhichOneof("event")
+            if which == "progress":
+                bar.update(task, completed=event.progress.done, total=event.progress.total or None)
+            elif which == "log":
+                bar.console.print(f"[dim]{event.log.time.ToDatetime(tzinfo=timezone.utc):%H:%M:%S}[/] {event.log.text}")
+            elif which == "result":
+                result = event.result
+            elif which == "session":
+                status = common_pb2.SessionStatus.Name(event.session.status).removeprefix("SESSION_STATUS_")
+                bar.update(task, description=f"{label} [{status.lower()}]")
+                if event.session.error.message:
+                    err.print(f"[red]{event.session.error.message}[/]\n{event.session.error.traceback}")
+    return result
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="candlewire", description="candlewire trading research engine")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the gRPC server and the Envoy gateway")
+    serve.add_argument("--data-dir")
+    serve.add_argument("--grpc-host")
+    serve.add_argument("--grpc-port", type=int)
+    serve.add_argument("--gateway-host")
+    serve.add_argument("--gateway-port", type=int)
+    serve.add_argument("--database-url")
+    serve.add_argument("--max-jobs", type=int)
+    serve.set_defaults(handler=_serve)
+
+    def client_command(name, handler, help_text, parent=commands):
+        command = parent.add_parser(name, help=help_text)
+        command.add_argument("--server", help="host:port of the gRPC server (default CANDLEWIRE_SERVER or 127.0.0.1:50051)")
+        command.set_defaults(handler=handler)
+        return command
+
+    client_command("login", _login, "log in and remember the token").add_argument("--password")
+    client_command("logout", _logout, "revoke the remembered token")
+    client_command("info", _info, "show server facts")
+    client_command("jobs", _jobs, "list running workers")
+
+    config = commands.add_parser("config", help="read or change the config").add_subparsers(dest="action", required=True)
+    client_command("get", _config_get, "print the config", config)
+    setter = client_command("set", _config_set, "set one field, e.g. backtest.warm_up_candles 300", config)
+    setter.add_argument("path")
+    setter.add_argument("value")
+
+    candles = commands.add_parser("candles", help="market data").add_subparsers(dest="action", required=True)
+    importer = client_command("import", _candles_import, "import 1m candles from an exchange", candles)
+    importer.add_argument("--exchange", required=True)
+    importer.add_argument("--symbol", required=True)
+    importer.add_argument("--start", required=True, help="YYYY-MM-DD")
+    importer.add_argument("--end", required=True, help="YYYY-MM-DD (exclusive)")
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except grpc.RpcError as error:
+        err.print(f"[red]{error.code().name}[/]: {error.details()}")
+        for field, reason in field_violations(error).items():
+            err.print(f"  {field}: {reason}")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""The job runtime: sessions executed in worker processes, their events, cancel and restart recovery."""

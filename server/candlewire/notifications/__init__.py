@@ -1,0 +1,1 @@
+"""Notification channels (Telegram, Discord, Slack, generic webhook): stored encrypted, delivered over HTTPS."""

@@ -1,0 +1,1 @@
+"""Alembic environment; kept inside the package so `migrate()` works from an installed wheel."""
