@@ -48,7 +48,7 @@ class FakeWebhooks:
     def start(self) -> str:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self.base_url
 
     def stop(self) -> None:
@@ -100,7 +100,8 @@ def _handler_for(fake: FakeWebhooks) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             if content_type:
                 self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
+            if status != 204:
+                self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
 

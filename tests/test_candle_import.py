@@ -159,3 +159,10 @@ def test_validation_names_every_bad_field():
     assert set(caught.value.violations) == {"params.start_date"}
 
     validate_import_request("binance-spot", "1000PEPE-USDT", now - MINUTE_MS, now)
+
+
+def test_importing_the_data_package_registers_the_job_kind():
+    import candlewire.data  # noqa: F401  (registration is the import's side effect)
+    from candlewire.jobs.registry import load, target_of
+
+    assert load(target_of("candle_import")) is run

@@ -11,6 +11,7 @@ from candlewire.auth.tokens import IssuedToken, TokenStore
 from candlewire.config import ConfigStore
 from candlewire.crypto import SecretBox
 from candlewire.data.api_keys import ApiKeyVault
+from candlewire.notifications.channels import ChannelRepository
 from candlewire.errors import ResourceExhausted, Unauthenticated
 from candlewire.jobs.runtime import JobRuntime
 from candlewire.settings import Settings
@@ -32,6 +33,7 @@ class App:
         self.runtime = JobRuntime(self.engine, settings)
         secrets = SecretBox.from_environment(settings.data_dir)
         self.api_keys = ApiKeyVault(self.engine, secrets)
+        self.notification_channels = ChannelRepository(self.engine, secrets)
         # Set by SystemService.Shutdown; the serve loop waits on it.
         self.shutdown_requested = asyncio.Event()
 

@@ -31,3 +31,5 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic narrates every migration step at INFO; only its problems are worth a line.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -43,7 +43,8 @@ async def serve(settings: Settings) -> None:
             upstream_port=settings.grpc_port,
             admin_port=free_port(),
         )
-        await asyncio.to_thread(envoy.start, config, settings.data_dir / "gateway")
+        # Started from the main thread: Envoy's parent-death signal is tied to the starting thread.
+        envoy.start(config, settings.data_dir / "gateway")
         await asyncio.to_thread(envoy.wait_ready, ENVOY_READY_TIMEOUT)
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info(

@@ -40,14 +40,16 @@ def _rewrap(handler: grpc.RpcMethodHandler, wrap_unary, wrap_stream) -> grpc.Rpc
     return handler
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: BaseException, method: str) -> None:
+def _status(error: BaseException, method: str):
     if isinstance(error, errors.CandlewireError):
-        status = status_of(error)
-    else:
-        reference = secrets.token_hex(4)
-        log.error("unhandled error in %s (reference %s)", method, reference, exc_info=error)
-        status = internal_status(reference)
-    await context.abort_with_status(rpc_status.to_status(status))
+        return status_of(error)
+    reference = secrets.token_hex(4)
+    log.error("unhandled error in %s (reference %s)", method, reference, exc_info=error)
+    return internal_status(reference)
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: BaseException, method: str, status=None) -> None:
+    await context.abort_with_status(rpc_status.to_status(status or _status(error, method)))
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
@@ -76,13 +78,19 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         def wrap_stream(behaviour):
             async def call(request, context):
                 started = time.perf_counter()
+                response_type = None
                 try:
                     async for response in behaviour(request, context):
+                        response_type = type(response)
                         yield response
                 except grpc.aio.AbortError:
                     raise
                 except Exception as error:  # noqa: BLE001
-                    await _abort(context, error, method)
+                    status = _status(error, method)
+                    # Midway through a stream, REST clients only see the body: end it with a typed error event.
+                    if response_type is not None and "error" in response_type.DESCRIPTOR.fields_by_name:
+                        yield response_type(error=status)
+                    await _abort(context, error, method, status)
                 finally:
                     _log_call(method, context, started)
 

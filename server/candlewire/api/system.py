@@ -15,7 +15,7 @@ from candlewire.api import convert
 from candlewire.api.v1 import system_pb2, system_pb2_grpc
 from candlewire.data.exchanges import SUPPORTED_TIMEFRAMES, list_exchanges
 from candlewire.storage import sessions as session_store
-from candlewire.storage.types import utc_now
+from candlewire.storage.column_types import utc_now
 
 
 def strategy_count(data_dir) -> int:

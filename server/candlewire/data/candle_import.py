@@ -20,7 +20,6 @@ from candlewire.errors import FailedPrecondition, NotFound, require
 from candlewire.storage.candles import insert_candles
 from candlewire.storage.db import create_engine
 
-JOB_KIND = "candle_import"
 MINUTE_MS = 60_000
 NETWORK_RETRIES = 3
 RETRY_DELAY_SECONDS = 2.0
@@ -28,7 +27,9 @@ RETRY_DELAY_SECONDS = 2.0
 _CCXT_TO_CANDLEWIRE_COLUMNS = [0, 1, 4, 2, 3, 5]
 
 
-class JobContext(Protocol):
+class ImportContext(Protocol):
+    """The part of `candlewire.jobs.context.JobContext` the import uses."""
+
     database_url: str
 
     def progress(self, done: int, total: int, current_time_ms: int | None = None) -> None: ...
@@ -68,7 +69,7 @@ def validate_import_request(
     require(violations, "invalid candle import request")
 
 
-def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+def run(params: dict[str, Any], ctx: ImportContext) -> dict[str, Any]:
     exchange_id, symbol = params["exchange"], params["symbol"]
     start_ms, end_ms = params["start_ms"], params["end_ms"]
     validate_import_request(exchange_id, symbol, start_ms, end_ms)

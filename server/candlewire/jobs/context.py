@@ -16,6 +16,7 @@ from typing import Any
 
 FLUSH_INTERVAL_SECONDS = 0.02
 FLUSH_AT_PENDING = 500
+SERVER_GONE_EXIT_CODE = 75
 
 
 class JobContext:
@@ -87,6 +88,10 @@ class JobContext:
         self._pending.clear()
         self._pending_progress_index = None
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except BrokenPipeError:
+            # The server died; nobody can receive this job's output, so stop using the machine.
+            os._exit(SERVER_GONE_EXIT_CODE)

@@ -51,7 +51,9 @@ def mask_url(url: str) -> str:
     """Scheme and host stay readable; the path (where webhook tokens live) is masked."""
     parts = urlsplit(url)
     rest = url[len(f"{parts.scheme}://{parts.netloc}") :]
-    return f"{parts.scheme}://{parts.hostname}{mask(rest) if rest.strip('/') else ''}"
+    # netloc may carry user:password@, so only host and port are shown.
+    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+    return f"{parts.scheme}://{host}{mask(rest) if rest.strip('/') else ''}"
 
 
 def validate_channel(name: str, channel_type: str, config: Mapping[str, Any], settings: Any = None) -> dict[str, str]:
@@ -88,6 +90,10 @@ def validate_channel(name: str, channel_type: str, config: Mapping[str, Any], se
 
 def _is_http_url(url: str) -> bool:
     parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 

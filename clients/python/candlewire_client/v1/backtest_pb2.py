@@ -27,10 +27,11 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61ndlewire/v1/backtest.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"b\n\x0f\x42\x61\x63ktestOptions\x12\x12\n\ndebug_mode\x18\x01 \x01(\x08\x12\x15\n\rexport_charts\x18\x02 \x01(\x08\x12\x11\n\tfast_mode\x18\x03 \x01(\x08\x12\x11\n\tbenchmark\x18\x04 \x01(\x08\"\xf4\x03\n\x0e\x42\x61\x63ktestParams\x12$\n\x06routes\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Route\x12-\n\x0b\x64\x61ta_routes\x18\x02 \x03(\x0b\x32\x18.candlewire.v1.DataRoute\x12%\n\nstart_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0b\x66inish_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12\x32\n\texchanges\x18\x05 \x03(\x0b\x32\x1f.candlewire.v1.ExchangeSettings\x12\x1c\n\x0fwarm_up_candles\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12K\n\x0fhyperparameters\x18\x07 \x03(\x0b\x32\x32.candlewire.v1.BacktestParams.HyperparametersEntry\x12/\n\x07options\x18\x08 \x01(\x0b\x32\x1e.candlewire.v1.BacktestOptions\x1aZ\n\x14HyperparametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\x42\x12\n\x10_warm_up_candles\"i\n\x14StartBacktestRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12-\n\x06params\x18\x03 \x01(\x0b\x32\x1d.candlewire.v1.BacktestParams\".\n\x0eStrategySource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"\x80\x02\n\x0e\x42\x61\x63ktestResult\x12\'\n\x07metrics\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x12\x30\n\x0c\x65quity_curve\x18\x02 \x01(\x0b\x32\x1a.candlewire.v1.EquityCurve\x12.\n\nbenchmarks\x18\x03 \x03(\x0b\x32\x1a.candlewire.v1.EquityCurve\x12\x14\n\x0ctrades_count\x18\x04 \x01(\x03\x12\x14\n\x0corders_count\x18\x05 \x01(\x03\x12\x37\n\x10strategy_sources\x18\x06 \x03(\x0b\x32\x1d.candlewire.v1.StrategySource\"\x91\x01\n\x08\x42\x61\x63ktest\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12-\n\x06params\x18\x02 \x01(\x0b\x32\x1d.candlewire.v1.BacktestParams\x12-\n\x06result\x18\x03 \x01(\x0b\x32\x1d.candlewire.v1.BacktestResult\"\x84\x02\n\rBacktestEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12/\n\x06result\x18\x06 \x01(\x0b\x32\x1d.candlewire.v1.BacktestResultH\x00\x42\x07\n\x05\x65vent\":\n\x14WatchBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"#\n\x15\x43\x61ncelBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\" \n\x12GetBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xec\x01\n\x14ListBacktestsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x15ListBacktestsResponse\x12*\n\tbacktests\x18\x01 \x03(\x0b\x32\x17.candlewire.v1.Backtest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x15UpdateBacktestRequest\x12)\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x17.candlewire.v1.Backtest\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"#\n\x15\x44\x65leteBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"0\n\x15PurgeBacktestsRequest\x12\x17\n\x0folder_than_days\x18\x01 \x01(\x05\"/\n\x16PurgeBacktestsResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\"`\n\x1bGetBacktestChartDataRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0broute_index\x18\x02 \x01(\x05\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x0e\n\x06symbol\x18\x04 \x01(\t\"N\n\x19ListBacktestTradesRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x1aListBacktestTradesResponse\x12$\n\x06trades\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Trade\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"t\n\x16GetBacktestLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x06levels\x18\x02 \x03(\x0e\x32\x17.candlewire.v1.LogLevel\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"Y\n\x17GetBacktestLogsResponse\x12%\n\x05lines\x18\x01 \x03(\x0b\x32\x16.candlewire.v1.LogLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xbf\x0b\n\x0f\x42\x61\x63ktestService\x12\x66\n\rStartBacktest\x12#.candlewire.v1.StartBacktestRequest\x1a\x16.candlewire.v1.Session\"\x18\x82\xd3\xe4\x93\x02\x12\"\r/v1/backtests:\x01*\x12p\n\x0bRunBacktest\x12#.candlewire.v1.StartBacktestRequest\x1a\x1c.candlewire.v1.BacktestEvent\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/v1/backtests:run:\x01*0\x01\x12v\n\rWatchBacktest\x12#.candlewire.v1.WatchBacktestRequest\x1a\x1c.candlewire.v1.BacktestEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/backtests/{id}:watch0\x01\x12t\n\x0e\x43\x61ncelBacktest\x12$.candlewire.v1.CancelBacktestRequest\x1a\x16.candlewire.v1.Session\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/backtests/{id}:cancel:\x01*\x12\x65\n\x0bGetBacktest\x12!.candlewire.v1.GetBacktestRequest\x1a\x17.candlewire.v1.Backtest\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/backtests/{id}\x12q\n\rListBacktests\x12#.candlewire.v1.ListBacktestsRequest\x1a$.candlewire.v1.ListBacktestsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/backtests\x12\x86\x01\n\x0eUpdateBacktest\x12$.candlewire.v1.UpdateBacktestRequest\x1a\x17.candlewire.v1.Backtest\"5\x82\xd3\xe4\x93\x02/2#/v1/backtests/{backtest.session.id}:\x08\x62\x61\x63ktest\x12j\n\x0e\x44\x65leteBacktest\x12$.candlewire.v1.DeleteBacktestRequest\x1a\x16.google.protobuf.Empty\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/v1/backtests/{id}\x12}\n\x0ePurgeBacktests\x12$.candlewire.v1.PurgeBacktestsRequest\x1a%.candlewire.v1.PurgeBacktestsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/backtests:purge:\x01*\x12\x82\x01\n\x14GetBacktestChartData\x12*.candlewire.v1.GetBacktestChartDataRequest\x1a\x18.candlewire.v1.ChartData\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/backtests/{id}/chartData\x12\x8c\x01\n\x12ListBacktestTrades\x12(.candlewire.v1.ListBacktestTradesRequest\x1a).candlewire.v1.ListBacktestTradesResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/backtests/{id}/trades\x12\x81\x01\n\x0fGetBacktestLogs\x12%.candlewire.v1.GetBacktestLogsRequest\x1a&.candlewire.v1.GetBacktestLogsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/backtests/{id}/logsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61ndlewire/v1/backtest.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16google/type/date.proto\"b\n\x0f\x42\x61\x63ktestOptions\x12\x12\n\ndebug_mode\x18\x01 \x01(\x08\x12\x15\n\rexport_charts\x18\x02 \x01(\x08\x12\x11\n\tfast_mode\x18\x03 \x01(\x08\x12\x11\n\tbenchmark\x18\x04 \x01(\x08\"\xf4\x03\n\x0e\x42\x61\x63ktestParams\x12$\n\x06routes\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Route\x12-\n\x0b\x64\x61ta_routes\x18\x02 \x03(\x0b\x32\x18.candlewire.v1.DataRoute\x12%\n\nstart_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0b\x66inish_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12\x32\n\texchanges\x18\x05 \x03(\x0b\x32\x1f.candlewire.v1.ExchangeSettings\x12\x1c\n\x0fwarm_up_candles\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12K\n\x0fhyperparameters\x18\x07 \x03(\x0b\x32\x32.candlewire.v1.BacktestParams.HyperparametersEntry\x12/\n\x07options\x18\x08 \x01(\x0b\x32\x1e.candlewire.v1.BacktestOptions\x1aZ\n\x14HyperparametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\x42\x12\n\x10_warm_up_candles\"i\n\x14StartBacktestRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12-\n\x06params\x18\x03 \x01(\x0b\x32\x1d.candlewire.v1.BacktestParams\".\n\x0eStrategySource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"\x80\x02\n\x0e\x42\x61\x63ktestResult\x12\'\n\x07metrics\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x12\x30\n\x0c\x65quity_curve\x18\x02 \x01(\x0b\x32\x1a.candlewire.v1.EquityCurve\x12.\n\nbenchmarks\x18\x03 \x03(\x0b\x32\x1a.candlewire.v1.EquityCurve\x12\x14\n\x0ctrades_count\x18\x04 \x01(\x03\x12\x14\n\x0corders_count\x18\x05 \x01(\x03\x12\x37\n\x10strategy_sources\x18\x06 \x03(\x0b\x32\x1d.candlewire.v1.StrategySource\"\x91\x01\n\x08\x42\x61\x63ktest\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12-\n\x06params\x18\x02 \x01(\x0b\x32\x1d.candlewire.v1.BacktestParams\x12-\n\x06result\x18\x03 \x01(\x0b\x32\x1d.candlewire.v1.BacktestResult\"\xa9\x02\n\rBacktestEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12/\n\x06result\x18\x06 \x01(\x0b\x32\x1d.candlewire.v1.BacktestResultH\x00\x12#\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x07\n\x05\x65vent\":\n\x14WatchBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"#\n\x15\x43\x61ncelBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\" \n\x12GetBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xec\x01\n\x14ListBacktestsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\\\n\x15ListBacktestsResponse\x12*\n\tbacktests\x18\x01 \x03(\x0b\x32\x17.candlewire.v1.Backtest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"s\n\x15UpdateBacktestRequest\x12)\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x17.candlewire.v1.Backtest\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"#\n\x15\x44\x65leteBacktestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"0\n\x15PurgeBacktestsRequest\x12\x17\n\x0folder_than_days\x18\x01 \x01(\x05\"/\n\x16PurgeBacktestsResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\"`\n\x1bGetBacktestChartDataRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0broute_index\x18\x02 \x01(\x05\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x0e\n\x06symbol\x18\x04 \x01(\t\"N\n\x19ListBacktestTradesRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x1aListBacktestTradesResponse\x12$\n\x06trades\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Trade\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"t\n\x16GetBacktestLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x06levels\x18\x02 \x03(\x0e\x32\x17.candlewire.v1.LogLevel\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"Y\n\x17GetBacktestLogsResponse\x12%\n\x05lines\x18\x01 \x03(\x0b\x32\x16.candlewire.v1.LogLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xbf\x0b\n\x0f\x42\x61\x63ktestService\x12\x66\n\rStartBacktest\x12#.candlewire.v1.StartBacktestRequest\x1a\x16.candlewire.v1.Session\"\x18\x82\xd3\xe4\x93\x02\x12\"\r/v1/backtests:\x01*\x12p\n\x0bRunBacktest\x12#.candlewire.v1.StartBacktestRequest\x1a\x1c.candlewire.v1.BacktestEvent\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/v1/backtests:run:\x01*0\x01\x12v\n\rWatchBacktest\x12#.candlewire.v1.WatchBacktestRequest\x1a\x1c.candlewire.v1.BacktestEvent\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/backtests/{id}:watch0\x01\x12t\n\x0e\x43\x61ncelBacktest\x12$.candlewire.v1.CancelBacktestRequest\x1a\x16.candlewire.v1.Session\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/backtests/{id}:cancel:\x01*\x12\x65\n\x0bGetBacktest\x12!.candlewire.v1.GetBacktestRequest\x1a\x17.candlewire.v1.Backtest\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/backtests/{id}\x12q\n\rListBacktests\x12#.candlewire.v1.ListBacktestsRequest\x1a$.candlewire.v1.ListBacktestsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/backtests\x12\x86\x01\n\x0eUpdateBacktest\x12$.candlewire.v1.UpdateBacktestRequest\x1a\x17.candlewire.v1.Backtest\"5\x82\xd3\xe4\x93\x02/2#/v1/backtests/{backtest.session.id}:\x08\x62\x61\x63ktest\x12j\n\x0e\x44\x65leteBacktest\x12$.candlewire.v1.DeleteBacktestRequest\x1a\x16.google.protobuf.Empty\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/v1/backtests/{id}\x12}\n\x0ePurgeBacktests\x12$.candlewire.v1.PurgeBacktestsRequest\x1a%.candlewire.v1.PurgeBacktestsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/backtests:purge:\x01*\x12\x82\x01\n\x14GetBacktestChartData\x12*.candlewire.v1.GetBacktestChartDataRequest\x1a\x18.candlewire.v1.ChartData\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/backtests/{id}/chartData\x12\x8c\x01\n\x12ListBacktestTrades\x12(.candlewire.v1.ListBacktestTradesRequest\x1a).candlewire.v1.ListBacktestTradesResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/backtests/{id}/trades\x12\x81\x01\n\x0fGetBacktestLogs\x12%.candlewire.v1.GetBacktestLogsRequest\x1a&.candlewire.v1.GetBacktestLogsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/backtests/{id}/logsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -63,50 +64,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BACKTESTSERVICE'].methods_by_name['ListBacktestTrades']._serialized_options = b'\202\323\344\223\002\033\022\031/v1/backtests/{id}/trades'
   _globals['_BACKTESTSERVICE'].methods_by_name['GetBacktestLogs']._loaded_options = None
   _globals['_BACKTESTSERVICE'].methods_by_name['GetBacktestLogs']._serialized_options = b'\202\323\344\223\002\031\022\027/v1/backtests/{id}/logs'
-  _globals['_BACKTESTOPTIONS']._serialized_start=225
-  _globals['_BACKTESTOPTIONS']._serialized_end=323
-  _globals['_BACKTESTPARAMS']._serialized_start=326
-  _globals['_BACKTESTPARAMS']._serialized_end=826
-  _globals['_BACKTESTPARAMS_HYPERPARAMETERSENTRY']._serialized_start=716
-  _globals['_BACKTESTPARAMS_HYPERPARAMETERSENTRY']._serialized_end=806
-  _globals['_STARTBACKTESTREQUEST']._serialized_start=828
-  _globals['_STARTBACKTESTREQUEST']._serialized_end=933
-  _globals['_STRATEGYSOURCE']._serialized_start=935
-  _globals['_STRATEGYSOURCE']._serialized_end=981
-  _globals['_BACKTESTRESULT']._serialized_start=984
-  _globals['_BACKTESTRESULT']._serialized_end=1240
-  _globals['_BACKTEST']._serialized_start=1243
-  _globals['_BACKTEST']._serialized_end=1388
-  _globals['_BACKTESTEVENT']._serialized_start=1391
-  _globals['_BACKTESTEVENT']._serialized_end=1651
-  _globals['_WATCHBACKTESTREQUEST']._serialized_start=1653
-  _globals['_WATCHBACKTESTREQUEST']._serialized_end=1711
-  _globals['_CANCELBACKTESTREQUEST']._serialized_start=1713
-  _globals['_CANCELBACKTESTREQUEST']._serialized_end=1748
-  _globals['_GETBACKTESTREQUEST']._serialized_start=1750
-  _globals['_GETBACKTESTREQUEST']._serialized_end=1782
-  _globals['_LISTBACKTESTSREQUEST']._serialized_start=1785
-  _globals['_LISTBACKTESTSREQUEST']._serialized_end=2021
-  _globals['_LISTBACKTESTSRESPONSE']._serialized_start=2023
-  _globals['_LISTBACKTESTSRESPONSE']._serialized_end=2115
-  _globals['_UPDATEBACKTESTREQUEST']._serialized_start=2117
-  _globals['_UPDATEBACKTESTREQUEST']._serialized_end=2232
-  _globals['_DELETEBACKTESTREQUEST']._serialized_start=2234
-  _globals['_DELETEBACKTESTREQUEST']._serialized_end=2269
-  _globals['_PURGEBACKTESTSREQUEST']._serialized_start=2271
-  _globals['_PURGEBACKTESTSREQUEST']._serialized_end=2319
-  _globals['_PURGEBACKTESTSRESPONSE']._serialized_start=2321
-  _globals['_PURGEBACKTESTSRESPONSE']._serialized_end=2368
-  _globals['_GETBACKTESTCHARTDATAREQUEST']._serialized_start=2370
-  _globals['_GETBACKTESTCHARTDATAREQUEST']._serialized_end=2466
-  _globals['_LISTBACKTESTTRADESREQUEST']._serialized_start=2468
-  _globals['_LISTBACKTESTTRADESREQUEST']._serialized_end=2546
-  _globals['_LISTBACKTESTTRADESRESPONSE']._serialized_start=2548
-  _globals['_LISTBACKTESTTRADESRESPONSE']._serialized_end=2639
-  _globals['_GETBACKTESTLOGSREQUEST']._serialized_start=2641
-  _globals['_GETBACKTESTLOGSREQUEST']._serialized_end=2757
-  _globals['_GETBACKTESTLOGSRESPONSE']._serialized_start=2759
-  _globals['_GETBACKTESTLOGSRESPONSE']._serialized_end=2848
-  _globals['_BACKTESTSERVICE']._serialized_start=2851
-  _globals['_BACKTESTSERVICE']._serialized_end=4322
+  _globals['_BACKTESTOPTIONS']._serialized_start=250
+  _globals['_BACKTESTOPTIONS']._serialized_end=348
+  _globals['_BACKTESTPARAMS']._serialized_start=351
+  _globals['_BACKTESTPARAMS']._serialized_end=851
+  _globals['_BACKTESTPARAMS_HYPERPARAMETERSENTRY']._serialized_start=741
+  _globals['_BACKTESTPARAMS_HYPERPARAMETERSENTRY']._serialized_end=831
+  _globals['_STARTBACKTESTREQUEST']._serialized_start=853
+  _globals['_STARTBACKTESTREQUEST']._serialized_end=958
+  _globals['_STRATEGYSOURCE']._serialized_start=960
+  _globals['_STRATEGYSOURCE']._serialized_end=1006
+  _globals['_BACKTESTRESULT']._serialized_start=1009
+  _globals['_BACKTESTRESULT']._serialized_end=1265
+  _globals['_BACKTEST']._serialized_start=1268
+  _globals['_BACKTEST']._serialized_end=1413
+  _globals['_BACKTESTEVENT']._serialized_start=1416
+  _globals['_BACKTESTEVENT']._serialized_end=1713
+  _globals['_WATCHBACKTESTREQUEST']._serialized_start=1715
+  _globals['_WATCHBACKTESTREQUEST']._serialized_end=1773
+  _globals['_CANCELBACKTESTREQUEST']._serialized_start=1775
+  _globals['_CANCELBACKTESTREQUEST']._serialized_end=1810
+  _globals['_GETBACKTESTREQUEST']._serialized_start=1812
+  _globals['_GETBACKTESTREQUEST']._serialized_end=1844
+  _globals['_LISTBACKTESTSREQUEST']._serialized_start=1847
+  _globals['_LISTBACKTESTSREQUEST']._serialized_end=2083
+  _globals['_LISTBACKTESTSRESPONSE']._serialized_start=2085
+  _globals['_LISTBACKTESTSRESPONSE']._serialized_end=2177
+  _globals['_UPDATEBACKTESTREQUEST']._serialized_start=2179
+  _globals['_UPDATEBACKTESTREQUEST']._serialized_end=2294
+  _globals['_DELETEBACKTESTREQUEST']._serialized_start=2296
+  _globals['_DELETEBACKTESTREQUEST']._serialized_end=2331
+  _globals['_PURGEBACKTESTSREQUEST']._serialized_start=2333
+  _globals['_PURGEBACKTESTSREQUEST']._serialized_end=2381
+  _globals['_PURGEBACKTESTSRESPONSE']._serialized_start=2383
+  _globals['_PURGEBACKTESTSRESPONSE']._serialized_end=2430
+  _globals['_GETBACKTESTCHARTDATAREQUEST']._serialized_start=2432
+  _globals['_GETBACKTESTCHARTDATAREQUEST']._serialized_end=2528
+  _globals['_LISTBACKTESTTRADESREQUEST']._serialized_start=2530
+  _globals['_LISTBACKTESTTRADESREQUEST']._serialized_end=2608
+  _globals['_LISTBACKTESTTRADESRESPONSE']._serialized_start=2610
+  _globals['_LISTBACKTESTTRADESRESPONSE']._serialized_end=2701
+  _globals['_GETBACKTESTLOGSREQUEST']._serialized_start=2703
+  _globals['_GETBACKTESTLOGSREQUEST']._serialized_end=2819
+  _globals['_GETBACKTESTLOGSRESPONSE']._serialized_start=2821
+  _globals['_GETBACKTESTLOGSRESPONSE']._serialized_end=2910
+  _globals['_BACKTESTSERVICE']._serialized_start=2913
+  _globals['_BACKTESTSERVICE']._serialized_end=4384
 # @@protoc_insertion_point(module_scope)

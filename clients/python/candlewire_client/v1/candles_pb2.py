@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from candlewire_client.v1 import common_pb2 as candlewire_dot_v1_dot_common__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63\x61ndlewire/v1/candles.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\x82\x01\n\x12\x43\x61ndleImportParams\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12%\n\nstart_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x08\x65nd_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\"q\n\x18StartCandleImportRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x31\n\x06params\x18\x03 \x01(\x0b\x32!.candlewire.v1.CandleImportParams\"\xe8\x01\n\x12\x43\x61ndleImportResult\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x10\n\x08inserted\x18\x03 \x01(\x03\x12\x18\n\x10skipped_existing\x18\x04 \x01(\x03\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x04gaps\x18\x07 \x03(\x0b\x32\x18.candlewire.v1.TimeRange\"\x9d\x01\n\x0c\x43\x61ndleImport\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12\x31\n\x06params\x18\x02 \x01(\x0b\x32!.candlewire.v1.CandleImportParams\x12\x31\n\x06result\x18\x03 \x01(\x0b\x32!.candlewire.v1.CandleImportResult\"\x8c\x02\n\x11\x43\x61ndleImportEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x33\n\x06result\x18\x06 \x01(\x0b\x32!.candlewire.v1.CandleImportResultH\x00\x42\x07\n\x05\x65vent\">\n\x18WatchCandleImportRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"$\n\x16GetCandleImportRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\'\n\x19\x43\x61ncelCandleImportRequest\x12\n\n\x02id\x18\x01 \x01(\t\"_\n\x17ImportCandleFileRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x11\n\tfill_gaps\x18\x04 \x01(\x08\"\xb7\x01\n\x18ImportCandleFileResponse\x12\x15\n\rrows_imported\x18\x01 \x01(\x03\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x04gaps\x18\x04 \x03(\x0b\x32\x18.candlewire.v1.TimeRange\";\n\x17ListCandleRangesRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\"\x9c\x01\n\x0b\x43\x61ndleRange\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63ount\x18\x05 \x01(\x03\"F\n\x18ListCandleRangesResponse\x12*\n\x06ranges\x18\x01 \x03(\x0b\x32\x1a.candlewire.v1.CandleRange\"\xb5\x01\n\x11GetCandlesRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x11\n\ttimeframe\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x06 \x01(\x05\"a\n\x14\x44\x65leteCandlesRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\'\n\x05range\x18\x03 \x01(\x0b\x32\x18.candlewire.v1.TimeRange\".\n\x15\x44\x65leteCandlesResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\"\'\n\x13PurgeCandlesRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\"-\n\x14PurgeCandlesResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\x32\xef\t\n\x0e\x43\x61ndlesService\x12s\n\x11StartCandleImport\x12\'.candlewire.v1.StartCandleImportRequest\x1a\x16.candlewire.v1.Session\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/candles:import:\x01*\x12\x80\x01\n\x0fRunCandleImport\x12\'.candlewire.v1.StartCandleImportRequest\x1a .candlewire.v1.CandleImportEvent\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/candles:runImport:\x01*0\x01\x12\x88\x01\n\x11WatchCandleImport\x12\'.candlewire.v1.WatchCandleImportRequest\x1a .candlewire.v1.CandleImportEvent\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/candles/imports/{id}:watch0\x01\x12w\n\x0fGetCandleImport\x12%.candlewire.v1.GetCandleImportRequest\x1a\x1b.candlewire.v1.CandleImport\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/candles/imports/{id}\x12\x82\x01\n\x12\x43\x61ncelCandleImport\x12(.candlewire.v1.CancelCandleImportRequest\x1a\x16.candlewire.v1.Session\"*\x82\xd3\xe4\x93\x02$\"\x1f/v1/candles/imports/{id}:cancel:\x01*\x12\x86\x01\n\x10ImportCandleFile\x12&.candlewire.v1.ImportCandleFileRequest\x1a\'.candlewire.v1.ImportCandleFileResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/candles:importFile:\x01*\x12\x7f\n\x10ListCandleRanges\x12&.candlewire.v1.ListCandleRangesRequest\x1a\'.candlewire.v1.ListCandleRangesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/candles/ranges\x12`\n\nGetCandles\x12 .candlewire.v1.GetCandlesRequest\x1a\x1b.candlewire.v1.CandleSeries\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/candles\x12y\n\rDeleteCandles\x12#.candlewire.v1.DeleteCandlesRequest\x1a$.candlewire.v1.DeleteCandlesResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/candles:delete:\x01*\x12u\n\x0cPurgeCandles\x12\".candlewire.v1.PurgeCandlesRequest\x1a#.candlewire.v1.PurgeCandlesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/v1/candles:purge:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63\x61ndlewire/v1/candles.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16google/type/date.proto\"\x82\x01\n\x12\x43\x61ndleImportParams\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12%\n\nstart_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12#\n\x08\x65nd_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\"q\n\x18StartCandleImportRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x31\n\x06params\x18\x03 \x01(\x0b\x32!.candlewire.v1.CandleImportParams\"\xe8\x01\n\x12\x43\x61ndleImportResult\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x10\n\x08inserted\x18\x03 \x01(\x03\x12\x18\n\x10skipped_existing\x18\x04 \x01(\x03\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x04gaps\x18\x07 \x03(\x0b\x32\x18.candlewire.v1.TimeRange\"\x9d\x01\n\x0c\x43\x61ndleImport\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12\x31\n\x06params\x18\x02 \x01(\x0b\x32!.candlewire.v1.CandleImportParams\x12\x31\n\x06result\x18\x03 \x01(\x0b\x32!.candlewire.v1.CandleImportResult\"\xb1\x02\n\x11\x43\x61ndleImportEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x33\n\x06result\x18\x06 \x01(\x0b\x32!.candlewire.v1.CandleImportResultH\x00\x12#\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x07\n\x05\x65vent\">\n\x18WatchCandleImportRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"$\n\x16GetCandleImportRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\'\n\x19\x43\x61ncelCandleImportRequest\x12\n\n\x02id\x18\x01 \x01(\t\"_\n\x17ImportCandleFileRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x11\n\tfill_gaps\x18\x04 \x01(\x08\"\xb7\x01\n\x18ImportCandleFileResponse\x12\x15\n\rrows_imported\x18\x01 \x01(\x03\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x04gaps\x18\x04 \x03(\x0b\x32\x18.candlewire.v1.TimeRange\";\n\x17ListCandleRangesRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\"\x9c\x01\n\x0b\x43\x61ndleRange\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63ount\x18\x05 \x01(\x03\"F\n\x18ListCandleRangesResponse\x12*\n\x06ranges\x18\x01 \x03(\x0b\x32\x1a.candlewire.v1.CandleRange\"\xb5\x01\n\x11GetCandlesRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x11\n\ttimeframe\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x06 \x01(\x05\"a\n\x14\x44\x65leteCandlesRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\'\n\x05range\x18\x03 \x01(\x0b\x32\x18.candlewire.v1.TimeRange\".\n\x15\x44\x65leteCandlesResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\"\'\n\x13PurgeCandlesRequest\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\"-\n\x14PurgeCandlesResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\x32\xef\t\n\x0e\x43\x61ndlesService\x12s\n\x11StartCandleImport\x12\'.candlewire.v1.StartCandleImportRequest\x1a\x16.candlewire.v1.Session\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/candles:import:\x01*\x12\x80\x01\n\x0fRunCandleImport\x12\'.candlewire.v1.StartCandleImportRequest\x1a .candlewire.v1.CandleImportEvent\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/candles:runImport:\x01*0\x01\x12\x88\x01\n\x11WatchCandleImport\x12\'.candlewire.v1.WatchCandleImportRequest\x1a .candlewire.v1.CandleImportEvent\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/candles/imports/{id}:watch0\x01\x12w\n\x0fGetCandleImport\x12%.candlewire.v1.GetCandleImportRequest\x1a\x1b.candlewire.v1.CandleImport\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/candles/imports/{id}\x12\x82\x01\n\x12\x43\x61ncelCandleImport\x12(.candlewire.v1.CancelCandleImportRequest\x1a\x16.candlewire.v1.Session\"*\x82\xd3\xe4\x93\x02$\"\x1f/v1/candles/imports/{id}:cancel:\x01*\x12\x86\x01\n\x10ImportCandleFile\x12&.candlewire.v1.ImportCandleFileRequest\x1a\'.candlewire.v1.ImportCandleFileResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/candles:importFile:\x01*\x12\x7f\n\x10ListCandleRanges\x12&.candlewire.v1.ListCandleRangesRequest\x1a\'.candlewire.v1.ListCandleRangesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/candles/ranges\x12`\n\nGetCandles\x12 .candlewire.v1.GetCandlesRequest\x1a\x1b.candlewire.v1.CandleSeries\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/candles\x12y\n\rDeleteCandles\x12#.candlewire.v1.DeleteCandlesRequest\x1a$.candlewire.v1.DeleteCandlesResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/candles:delete:\x01*\x12u\n\x0cPurgeCandles\x12\".candlewire.v1.PurgeCandlesRequest\x1a#.candlewire.v1.PurgeCandlesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/v1/candles:purge:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,42 +56,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANDLESSERVICE'].methods_by_name['DeleteCandles']._serialized_options = b'\202\323\344\223\002\027\"\022/v1/candles:delete:\001*'
   _globals['_CANDLESSERVICE'].methods_by_name['PurgeCandles']._loaded_options = None
   _globals['_CANDLESSERVICE'].methods_by_name['PurgeCandles']._serialized_options = b'\202\323\344\223\002\026\"\021/v1/candles:purge:\001*'
-  _globals['_CANDLEIMPORTPARAMS']._serialized_start=162
-  _globals['_CANDLEIMPORTPARAMS']._serialized_end=292
-  _globals['_STARTCANDLEIMPORTREQUEST']._serialized_start=294
-  _globals['_STARTCANDLEIMPORTREQUEST']._serialized_end=407
-  _globals['_CANDLEIMPORTRESULT']._serialized_start=410
-  _globals['_CANDLEIMPORTRESULT']._serialized_end=642
-  _globals['_CANDLEIMPORT']._serialized_start=645
-  _globals['_CANDLEIMPORT']._serialized_end=802
-  _globals['_CANDLEIMPORTEVENT']._serialized_start=805
-  _globals['_CANDLEIMPORTEVENT']._serialized_end=1073
-  _globals['_WATCHCANDLEIMPORTREQUEST']._serialized_start=1075
-  _globals['_WATCHCANDLEIMPORTREQUEST']._serialized_end=1137
-  _globals['_GETCANDLEIMPORTREQUEST']._serialized_start=1139
-  _globals['_GETCANDLEIMPORTREQUEST']._serialized_end=1175
-  _globals['_CANCELCANDLEIMPORTREQUEST']._serialized_start=1177
-  _globals['_CANCELCANDLEIMPORTREQUEST']._serialized_end=1216
-  _globals['_IMPORTCANDLEFILEREQUEST']._serialized_start=1218
-  _globals['_IMPORTCANDLEFILEREQUEST']._serialized_end=1313
-  _globals['_IMPORTCANDLEFILERESPONSE']._serialized_start=1316
-  _globals['_IMPORTCANDLEFILERESPONSE']._serialized_end=1499
-  _globals['_LISTCANDLERANGESREQUEST']._serialized_start=1501
-  _globals['_LISTCANDLERANGESREQUEST']._serialized_end=1560
-  _globals['_CANDLERANGE']._serialized_start=1563
-  _globals['_CANDLERANGE']._serialized_end=1719
-  _globals['_LISTCANDLERANGESRESPONSE']._serialized_start=1721
-  _globals['_LISTCANDLERANGESRESPONSE']._serialized_end=1791
-  _globals['_GETCANDLESREQUEST']._serialized_start=1794
-  _globals['_GETCANDLESREQUEST']._serialized_end=1975
-  _globals['_DELETECANDLESREQUEST']._serialized_start=1977
-  _globals['_DELETECANDLESREQUEST']._serialized_end=2074
-  _globals['_DELETECANDLESRESPONSE']._serialized_start=2076
-  _globals['_DELETECANDLESRESPONSE']._serialized_end=2122
-  _globals['_PURGECANDLESREQUEST']._serialized_start=2124
-  _globals['_PURGECANDLESREQUEST']._serialized_end=2163
-  _globals['_PURGECANDLESRESPONSE']._serialized_start=2165
-  _globals['_PURGECANDLESRESPONSE']._serialized_end=2210
-  _globals['_CANDLESSERVICE']._serialized_start=2213
-  _globals['_CANDLESSERVICE']._serialized_end=3476
+  _globals['_CANDLEIMPORTPARAMS']._serialized_start=187
+  _globals['_CANDLEIMPORTPARAMS']._serialized_end=317
+  _globals['_STARTCANDLEIMPORTREQUEST']._serialized_start=319
+  _globals['_STARTCANDLEIMPORTREQUEST']._serialized_end=432
+  _globals['_CANDLEIMPORTRESULT']._serialized_start=435
+  _globals['_CANDLEIMPORTRESULT']._serialized_end=667
+  _globals['_CANDLEIMPORT']._serialized_start=670
+  _globals['_CANDLEIMPORT']._serialized_end=827
+  _globals['_CANDLEIMPORTEVENT']._serialized_start=830
+  _globals['_CANDLEIMPORTEVENT']._serialized_end=1135
+  _globals['_WATCHCANDLEIMPORTREQUEST']._serialized_start=1137
+  _globals['_WATCHCANDLEIMPORTREQUEST']._serialized_end=1199
+  _globals['_GETCANDLEIMPORTREQUEST']._serialized_start=1201
+  _globals['_GETCANDLEIMPORTREQUEST']._serialized_end=1237
+  _globals['_CANCELCANDLEIMPORTREQUEST']._serialized_start=1239
+  _globals['_CANCELCANDLEIMPORTREQUEST']._serialized_end=1278
+  _globals['_IMPORTCANDLEFILEREQUEST']._serialized_start=1280
+  _globals['_IMPORTCANDLEFILEREQUEST']._serialized_end=1375
+  _globals['_IMPORTCANDLEFILERESPONSE']._serialized_start=1378
+  _globals['_IMPORTCANDLEFILERESPONSE']._serialized_end=1561
+  _globals['_LISTCANDLERANGESREQUEST']._serialized_start=1563
+  _globals['_LISTCANDLERANGESREQUEST']._serialized_end=1622
+  _globals['_CANDLERANGE']._serialized_start=1625
+  _globals['_CANDLERANGE']._serialized_end=1781
+  _globals['_LISTCANDLERANGESRESPONSE']._serialized_start=1783
+  _globals['_LISTCANDLERANGESRESPONSE']._serialized_end=1853
+  _globals['_GETCANDLESREQUEST']._serialized_start=1856
+  _globals['_GETCANDLESREQUEST']._serialized_end=2037
+  _globals['_DELETECANDLESREQUEST']._serialized_start=2039
+  _globals['_DELETECANDLESREQUEST']._serialized_end=2136
+  _globals['_DELETECANDLESRESPONSE']._serialized_start=2138
+  _globals['_DELETECANDLESRESPONSE']._serialized_end=2184
+  _globals['_PURGECANDLESREQUEST']._serialized_start=2186
+  _globals['_PURGECANDLESREQUEST']._serialized_end=2225
+  _globals['_PURGECANDLESRESPONSE']._serialized_start=2227
+  _globals['_PURGECANDLESRESPONSE']._serialized_end=2272
+  _globals['_CANDLESSERVICE']._serialized_start=2275
+  _globals['_CANDLESSERVICE']._serialized_end=3538
 # @@protoc_insertion_point(module_scope)

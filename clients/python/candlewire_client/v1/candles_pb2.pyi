@@ -9,6 +9,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.rpc import status_pb2 as _status_pb2
 from google.type import date_pb2 as _date_pb2
 import builtins as _builtins
 import sys
@@ -163,6 +164,7 @@ class CandleImportEvent(_message.Message):
     PROGRESS_FIELD_NUMBER: _builtins.int
     LOG_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Per-session cursor, 1-based."""
     @_builtins.property
@@ -175,6 +177,12 @@ class CandleImportEvent(_message.Message):
     def log(self) -> _common_pb2.LogLine: ...
     @_builtins.property
     def result(self) -> Global___CandleImportResult: ...
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """Why the stream is ending early. Sent as the last message before the call fails, so REST
+        and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
+        """
+
     def __init__(
         self,
         *,
@@ -184,12 +192,13 @@ class CandleImportEvent(_message.Message):
         progress: _common_pb2.Progress | None = ...,
         log: _common_pb2.LogLine | None = ...,
         result: Global___CandleImportResult | None = ...,
+        error: _status_pb2.Status | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "session", b"session", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "session", b"session", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "sequence", b"sequence", "session", b"session", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "sequence", b"sequence", "session", b"session", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["session", "progress", "log", "result"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["session", "progress", "log", "result", "error"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

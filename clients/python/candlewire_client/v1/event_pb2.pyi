@@ -17,6 +17,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.rpc import status_pb2 as _status_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -112,6 +113,7 @@ class Event(_message.Message):
     SIGNIFICANCE_TEST_RESULT_FIELD_NUMBER: _builtins.int
     LIVE_UPDATE_FIELD_NUMBER: _builtins.int
     TEST_JOB_RESULT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Global cursor, increasing across all sessions."""
     session_id: _builtins.str
@@ -144,6 +146,12 @@ class Event(_message.Message):
     def live_update(self) -> _live_pb2.LiveUpdate: ...
     @_builtins.property
     def test_job_result(self) -> _test_jobs_pb2.TestJobResult: ...
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """Why the stream is ending early. Sent as the last message before the call fails, so REST
+        and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
+        """
+
     def __init__(
         self,
         *,
@@ -164,12 +172,13 @@ class Event(_message.Message):
         significance_test_result: _significance_test_pb2.SignificanceTestResult | None = ...,
         live_update: _live_pb2.LiveUpdate | None = ...,
         test_job_result: _test_jobs_pb2.TestJobResult | None = ...,
+        error: _status_pb2.Status | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["backtest_result", b"backtest_result", "candle_import_result", b"candle_import_result", "live_update", b"live_update", "log", b"log", "monte_carlo_result", b"monte_carlo_result", "monte_carlo_scenario", b"monte_carlo_scenario", "optimization_result", b"optimization_result", "optimization_trial", b"optimization_trial", "payload", b"payload", "progress", b"progress", "session", b"session", "significance_test_result", b"significance_test_result", "test_job_result", b"test_job_result", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backtest_result", b"backtest_result", "candle_import_result", b"candle_import_result", "error", b"error", "live_update", b"live_update", "log", b"log", "monte_carlo_result", b"monte_carlo_result", "monte_carlo_scenario", b"monte_carlo_scenario", "optimization_result", b"optimization_result", "optimization_trial", b"optimization_trial", "payload", b"payload", "progress", b"progress", "session", b"session", "significance_test_result", b"significance_test_result", "test_job_result", b"test_job_result", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backtest_result", b"backtest_result", "candle_import_result", b"candle_import_result", "kind", b"kind", "live_update", b"live_update", "log", b"log", "monte_carlo_result", b"monte_carlo_result", "monte_carlo_scenario", b"monte_carlo_scenario", "optimization_result", b"optimization_result", "optimization_trial", b"optimization_trial", "payload", b"payload", "progress", b"progress", "sequence", b"sequence", "session", b"session", "session_id", b"session_id", "session_sequence", b"session_sequence", "significance_test_result", b"significance_test_result", "test_job_result", b"test_job_result", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backtest_result", b"backtest_result", "candle_import_result", b"candle_import_result", "error", b"error", "kind", b"kind", "live_update", b"live_update", "log", b"log", "monte_carlo_result", b"monte_carlo_result", "monte_carlo_scenario", b"monte_carlo_scenario", "optimization_result", b"optimization_result", "optimization_trial", b"optimization_trial", "payload", b"payload", "progress", b"progress", "sequence", b"sequence", "session", b"session", "session_id", b"session_id", "session_sequence", b"session_sequence", "significance_test_result", b"significance_test_result", "test_job_result", b"test_job_result", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["session", "progress", "log", "backtest_result", "candle_import_result", "optimization_trial", "optimization_result", "monte_carlo_scenario", "monte_carlo_result", "significance_test_result", "live_update", "test_job_result"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["session", "progress", "log", "backtest_result", "candle_import_result", "optimization_trial", "optimization_result", "monte_carlo_scenario", "monte_carlo_result", "significance_test_result", "live_update", "test_job_result", "error"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 

@@ -27,9 +27,10 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61ndlewire/v1/live.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x03\n\nLiveParams\x12%\n\x04mode\x18\x01 \x01(\x0e\x32\x17.candlewire.v1.LiveMode\x12$\n\x06routes\x18\x02 \x03(\x0b\x32\x14.candlewire.v1.Route\x12-\n\x0b\x64\x61ta_routes\x18\x03 \x03(\x0b\x32\x18.candlewire.v1.DataRoute\x12\x12\n\napi_key_id\x18\x04 \x01(\t\x12 \n\x18notification_channel_ids\x18\x05 \x03(\t\x12\x32\n\texchanges\x18\x06 \x03(\x0b\x32\x1f.candlewire.v1.ExchangeSettings\x12\x1c\n\x0fwarm_up_candles\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12G\n\x0fhyperparameters\x18\x08 \x03(\x0b\x32..candlewire.v1.LiveParams.HyperparametersEntry\x12\x12\n\ndebug_mode\x18\t \x01(\x08\x1aZ\n\x14HyperparametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\x42\x12\n\x10_warm_up_candles\"a\n\x10StartLiveRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12)\n\x06params\x18\x03 \x01(\x0b\x32\x19.candlewire.v1.LiveParams\"\xa0\x02\n\x08Position\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x10\n\x08strategy\x18\x03 \x01(\t\x12&\n\x04type\x18\x04 \x01(\x0e\x32\x18.candlewire.v1.TradeType\x12\x0b\n\x03qty\x18\x05 \x01(\x01\x12\x13\n\x0b\x65ntry_price\x18\x06 \x01(\x01\x12\x15\n\rcurrent_price\x18\x07 \x01(\x01\x12\x0b\n\x03pnl\x18\x08 \x01(\x01\x12\x16\n\x0epnl_percentage\x18\t \x01(\x01\x12\x10\n\x08leverage\x18\n \x01(\x01\x12\x19\n\x11liquidation_price\x18\x0b \x01(\x01\x12-\n\topen_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x0f\x45xchangeBalance\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x03 \x01(\x01\x12\x11\n\tavailable\x18\x04 \x01(\x01\"\xf6\x01\n\nLiveUpdate\x12*\n\tpositions\x18\x01 \x03(\x0b\x32\x17.candlewire.v1.Position\x12\x30\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x1e.candlewire.v1.ExchangeBalance\x12$\n\x06orders\x18\x03 \x03(\x0b\x32\x14.candlewire.v1.Order\x12+\n\rclosed_trades\x18\x04 \x03(\x0b\x32\x14.candlewire.v1.Trade\x12\'\n\x07metrics\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x12\x0e\n\x06\x65quity\x18\x06 \x01(\x01\"\x8b\x01\n\x0bLiveSession\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12)\n\x06params\x18\x02 \x01(\x0b\x32\x19.candlewire.v1.LiveParams\x12(\n\x05state\x18\x03 \x01(\x0b\x32\x19.candlewire.v1.LiveUpdate\"\xfc\x01\n\tLiveEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12+\n\x06update\x18\x06 \x01(\x0b\x32\x19.candlewire.v1.LiveUpdateH\x00\x42\x07\n\x05\x65vent\"6\n\x10WatchLiveRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\x1d\n\x0fStopLiveRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1c\n\x0eGetLiveRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x8e\x02\n\x0fListLiveRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04mode\x18\x07 \x01(\x0e\x32\x17.candlewire.v1.LiveMode\"^\n\x10ListLiveResponse\x12\x31\n\rlive_sessions\x18\x01 \x03(\x0b\x32\x1a.candlewire.v1.LiveSession\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x15ListLiveOrdersRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12,\n\x08statuses\x18\x04 \x03(\x0e\x32\x1a.candlewire.v1.OrderStatus\"W\n\x16ListLiveOrdersResponse\x12$\n\x06orders\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"J\n\x15ListLiveTradesRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x16ListLiveTradesResponse\x12$\n\x06trades\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Trade\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19GetLiveEquityCurveRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\\\n\x17GetLiveChartDataRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0broute_index\x18\x02 \x01(\x05\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x0e\n\x06symbol\x18\x04 \x01(\t\"p\n\x12GetLiveLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x06levels\x18\x02 \x03(\x0e\x32\x17.candlewire.v1.LogLevel\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"U\n\x13GetLiveLogsResponse\x12%\n\x05lines\x18\x01 \x03(\x0b\x32\x16.candlewire.v1.LogLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"v\n\x11UpdateLiveRequest\x12\x30\n\x0clive_session\x18\x01 \x01(\x0b\x32\x1a.candlewire.v1.LiveSession\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x1f\n\x11\x44\x65leteLiveRequest\x12\n\n\x02id\x18\x01 \x01(\t*N\n\x08LiveMode\x12\x19\n\x15LIVE_MODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLIVE_MODE_PAPER\x10\x01\x12\x12\n\x0eLIVE_MODE_LIVE\x10\x02\x32\x99\x0b\n\x0bLiveService\x12\x61\n\tStartLive\x12\x1f.candlewire.v1.StartLiveRequest\x1a\x16.candlewire.v1.Session\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/liveSessions:\x01*\x12m\n\tWatchLive\x12\x1f.candlewire.v1.WatchLiveRequest\x1a\x18.candlewire.v1.LiveEvent\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/liveSessions/{id}:watch0\x01\x12i\n\x08StopLive\x12\x1e.candlewire.v1.StopLiveRequest\x1a\x16.candlewire.v1.Session\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/liveSessions/{id}:stop:\x01*\x12\x63\n\x07GetLive\x12\x1d.candlewire.v1.GetLiveRequest\x1a\x1a.candlewire.v1.LiveSession\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/liveSessions/{id}\x12\x65\n\x08ListLive\x12\x1e.candlewire.v1.ListLiveRequest\x1a\x1f.candlewire.v1.ListLiveResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/liveSessions\x12\x83\x01\n\x0eListLiveOrders\x12$.candlewire.v1.ListLiveOrdersRequest\x1a%.candlewire.v1.ListLiveOrdersResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/liveSessions/{id}/orders\x12\x83\x01\n\x0eListLiveTrades\x12$.candlewire.v1.ListLiveTradesRequest\x1a%.candlewire.v1.ListLiveTradesResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/liveSessions/{id}/trades\x12\x85\x01\n\x12GetLiveEquityCurve\x12(.candlewire.v1.GetLiveEquityCurveRequest\x1a\x1a.candlewire.v1.EquityCurve\")\x82\xd3\xe4\x93\x02#\x12!/v1/liveSessions/{id}/equityCurve\x12}\n\x10GetLiveChartData\x12&.candlewire.v1.GetLiveChartDataRequest\x1a\x18.candlewire.v1.ChartData\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/liveSessions/{id}/chartData\x12x\n\x0bGetLiveLogs\x12!.candlewire.v1.GetLiveLogsRequest\x1a\".candlewire.v1.GetLiveLogsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/liveSessions/{id}/logs\x12\x8c\x01\n\nUpdateLive\x12 .candlewire.v1.UpdateLiveRequest\x1a\x1a.candlewire.v1.LiveSession\"@\x82\xd3\xe4\x93\x02:2*/v1/liveSessions/{live_session.session.id}:\x0clive_session\x12\x65\n\nDeleteLive\x12 .candlewire.v1.DeleteLiveRequest\x1a\x16.google.protobuf.Empty\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/liveSessions/{id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61ndlewire/v1/live.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xdd\x03\n\nLiveParams\x12%\n\x04mode\x18\x01 \x01(\x0e\x32\x17.candlewire.v1.LiveMode\x12$\n\x06routes\x18\x02 \x03(\x0b\x32\x14.candlewire.v1.Route\x12-\n\x0b\x64\x61ta_routes\x18\x03 \x03(\x0b\x32\x18.candlewire.v1.DataRoute\x12\x12\n\napi_key_id\x18\x04 \x01(\t\x12 \n\x18notification_channel_ids\x18\x05 \x03(\t\x12\x32\n\texchanges\x18\x06 \x03(\x0b\x32\x1f.candlewire.v1.ExchangeSettings\x12\x1c\n\x0fwarm_up_candles\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12G\n\x0fhyperparameters\x18\x08 \x03(\x0b\x32..candlewire.v1.LiveParams.HyperparametersEntry\x12\x12\n\ndebug_mode\x18\t \x01(\x08\x1aZ\n\x14HyperparametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\x42\x12\n\x10_warm_up_candles\"a\n\x10StartLiveRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12)\n\x06params\x18\x03 \x01(\x0b\x32\x19.candlewire.v1.LiveParams\"\xa0\x02\n\x08Position\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x10\n\x08strategy\x18\x03 \x01(\t\x12&\n\x04type\x18\x04 \x01(\x0e\x32\x18.candlewire.v1.TradeType\x12\x0b\n\x03qty\x18\x05 \x01(\x01\x12\x13\n\x0b\x65ntry_price\x18\x06 \x01(\x01\x12\x15\n\rcurrent_price\x18\x07 \x01(\x01\x12\x0b\n\x03pnl\x18\x08 \x01(\x01\x12\x16\n\x0epnl_percentage\x18\t \x01(\x01\x12\x10\n\x08leverage\x18\n \x01(\x01\x12\x19\n\x11liquidation_price\x18\x0b \x01(\x01\x12-\n\topen_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x0f\x45xchangeBalance\x12\x10\n\x08\x65xchange\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x03 \x01(\x01\x12\x11\n\tavailable\x18\x04 \x01(\x01\"\xf6\x01\n\nLiveUpdate\x12*\n\tpositions\x18\x01 \x03(\x0b\x32\x17.candlewire.v1.Position\x12\x30\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x1e.candlewire.v1.ExchangeBalance\x12$\n\x06orders\x18\x03 \x03(\x0b\x32\x14.candlewire.v1.Order\x12+\n\rclosed_trades\x18\x04 \x03(\x0b\x32\x14.candlewire.v1.Trade\x12\'\n\x07metrics\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x12\x0e\n\x06\x65quity\x18\x06 \x01(\x01\"\x8b\x01\n\x0bLiveSession\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12)\n\x06params\x18\x02 \x01(\x0b\x32\x19.candlewire.v1.LiveParams\x12(\n\x05state\x18\x03 \x01(\x0b\x32\x19.candlewire.v1.LiveUpdate\"\xa1\x02\n\tLiveEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12+\n\x06update\x18\x06 \x01(\x0b\x32\x19.candlewire.v1.LiveUpdateH\x00\x12#\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x07\n\x05\x65vent\"6\n\x10WatchLiveRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\x1d\n\x0fStopLiveRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1c\n\x0eGetLiveRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x8e\x02\n\x0fListLiveRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04mode\x18\x07 \x01(\x0e\x32\x17.candlewire.v1.LiveMode\"^\n\x10ListLiveResponse\x12\x31\n\rlive_sessions\x18\x01 \x03(\x0b\x32\x1a.candlewire.v1.LiveSession\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x15ListLiveOrdersRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12,\n\x08statuses\x18\x04 \x03(\x0e\x32\x1a.candlewire.v1.OrderStatus\"W\n\x16ListLiveOrdersResponse\x12$\n\x06orders\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"J\n\x15ListLiveTradesRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x16ListLiveTradesResponse\x12$\n\x06trades\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Trade\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19GetLiveEquityCurveRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\\\n\x17GetLiveChartDataRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0broute_index\x18\x02 \x01(\x05\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x0e\n\x06symbol\x18\x04 \x01(\t\"p\n\x12GetLiveLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x06levels\x18\x02 \x03(\x0e\x32\x17.candlewire.v1.LogLevel\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"U\n\x13GetLiveLogsResponse\x12%\n\x05lines\x18\x01 \x03(\x0b\x32\x16.candlewire.v1.LogLine\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"v\n\x11UpdateLiveRequest\x12\x30\n\x0clive_session\x18\x01 \x01(\x0b\x32\x1a.candlewire.v1.LiveSession\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\x1f\n\x11\x44\x65leteLiveRequest\x12\n\n\x02id\x18\x01 \x01(\t*N\n\x08LiveMode\x12\x19\n\x15LIVE_MODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLIVE_MODE_PAPER\x10\x01\x12\x12\n\x0eLIVE_MODE_LIVE\x10\x02\x32\x99\x0b\n\x0bLiveService\x12\x61\n\tStartLive\x12\x1f.candlewire.v1.StartLiveRequest\x1a\x16.candlewire.v1.Session\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/v1/liveSessions:\x01*\x12m\n\tWatchLive\x12\x1f.candlewire.v1.WatchLiveRequest\x1a\x18.candlewire.v1.LiveEvent\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/liveSessions/{id}:watch0\x01\x12i\n\x08StopLive\x12\x1e.candlewire.v1.StopLiveRequest\x1a\x16.candlewire.v1.Session\"%\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/liveSessions/{id}:stop:\x01*\x12\x63\n\x07GetLive\x12\x1d.candlewire.v1.GetLiveRequest\x1a\x1a.candlewire.v1.LiveSession\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/liveSessions/{id}\x12\x65\n\x08ListLive\x12\x1e.candlewire.v1.ListLiveRequest\x1a\x1f.candlewire.v1.ListLiveResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/liveSessions\x12\x83\x01\n\x0eListLiveOrders\x12$.candlewire.v1.ListLiveOrdersRequest\x1a%.candlewire.v1.ListLiveOrdersResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/liveSessions/{id}/orders\x12\x83\x01\n\x0eListLiveTrades\x12$.candlewire.v1.ListLiveTradesRequest\x1a%.candlewire.v1.ListLiveTradesResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/liveSessions/{id}/trades\x12\x85\x01\n\x12GetLiveEquityCurve\x12(.candlewire.v1.GetLiveEquityCurveRequest\x1a\x1a.candlewire.v1.EquityCurve\")\x82\xd3\xe4\x93\x02#\x12!/v1/liveSessions/{id}/equityCurve\x12}\n\x10GetLiveChartData\x12&.candlewire.v1.GetLiveChartDataRequest\x1a\x18.candlewire.v1.ChartData\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/liveSessions/{id}/chartData\x12x\n\x0bGetLiveLogs\x12!.candlewire.v1.GetLiveLogsRequest\x1a\".candlewire.v1.GetLiveLogsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/liveSessions/{id}/logs\x12\x8c\x01\n\nUpdateLive\x12 .candlewire.v1.UpdateLiveRequest\x1a\x1a.candlewire.v1.LiveSession\"@\x82\xd3\xe4\x93\x02:2*/v1/liveSessions/{live_session.session.id}:\x0clive_session\x12\x65\n\nDeleteLive\x12 .candlewire.v1.DeleteLiveRequest\x1a\x16.google.protobuf.Empty\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/v1/liveSessions/{id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -62,54 +63,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIVESERVICE'].methods_by_name['UpdateLive']._serialized_options = b'\202\323\344\223\002:2*/v1/liveSessions/{live_session.session.id}:\014live_session'
   _globals['_LIVESERVICE'].methods_by_name['DeleteLive']._loaded_options = None
   _globals['_LIVESERVICE'].methods_by_name['DeleteLive']._serialized_options = b'\202\323\344\223\002\027*\025/v1/liveSessions/{id}'
-  _globals['_LIVEMODE']._serialized_start=3155
-  _globals['_LIVEMODE']._serialized_end=3233
-  _globals['_LIVEPARAMS']._serialized_start=198
-  _globals['_LIVEPARAMS']._serialized_end=675
-  _globals['_LIVEPARAMS_HYPERPARAMETERSENTRY']._serialized_start=565
-  _globals['_LIVEPARAMS_HYPERPARAMETERSENTRY']._serialized_end=655
-  _globals['_STARTLIVEREQUEST']._serialized_start=677
-  _globals['_STARTLIVEREQUEST']._serialized_end=774
-  _globals['_POSITION']._serialized_start=777
-  _globals['_POSITION']._serialized_end=1065
-  _globals['_EXCHANGEBALANCE']._serialized_start=1067
-  _globals['_EXCHANGEBALANCE']._serialized_end=1156
-  _globals['_LIVEUPDATE']._serialized_start=1159
-  _globals['_LIVEUPDATE']._serialized_end=1405
-  _globals['_LIVESESSION']._serialized_start=1408
-  _globals['_LIVESESSION']._serialized_end=1547
-  _globals['_LIVEEVENT']._serialized_start=1550
-  _globals['_LIVEEVENT']._serialized_end=1802
-  _globals['_WATCHLIVEREQUEST']._serialized_start=1804
-  _globals['_WATCHLIVEREQUEST']._serialized_end=1858
-  _globals['_STOPLIVEREQUEST']._serialized_start=1860
-  _globals['_STOPLIVEREQUEST']._serialized_end=1889
-  _globals['_GETLIVEREQUEST']._serialized_start=1891
-  _globals['_GETLIVEREQUEST']._serialized_end=1919
-  _globals['_LISTLIVEREQUEST']._serialized_start=1922
-  _globals['_LISTLIVEREQUEST']._serialized_end=2192
-  _globals['_LISTLIVERESPONSE']._serialized_start=2194
-  _globals['_LISTLIVERESPONSE']._serialized_end=2288
-  _globals['_LISTLIVEORDERSREQUEST']._serialized_start=2290
-  _globals['_LISTLIVEORDERSREQUEST']._serialized_end=2410
-  _globals['_LISTLIVEORDERSRESPONSE']._serialized_start=2412
-  _globals['_LISTLIVEORDERSRESPONSE']._serialized_end=2499
-  _globals['_LISTLIVETRADESREQUEST']._serialized_start=2501
-  _globals['_LISTLIVETRADESREQUEST']._serialized_end=2575
-  _globals['_LISTLIVETRADESRESPONSE']._serialized_start=2577
-  _globals['_LISTLIVETRADESRESPONSE']._serialized_end=2664
-  _globals['_GETLIVEEQUITYCURVEREQUEST']._serialized_start=2666
-  _globals['_GETLIVEEQUITYCURVEREQUEST']._serialized_end=2705
-  _globals['_GETLIVECHARTDATAREQUEST']._serialized_start=2707
-  _globals['_GETLIVECHARTDATAREQUEST']._serialized_end=2799
-  _globals['_GETLIVELOGSREQUEST']._serialized_start=2801
-  _globals['_GETLIVELOGSREQUEST']._serialized_end=2913
-  _globals['_GETLIVELOGSRESPONSE']._serialized_start=2915
-  _globals['_GETLIVELOGSRESPONSE']._serialized_end=3000
-  _globals['_UPDATELIVEREQUEST']._serialized_start=3002
-  _globals['_UPDATELIVEREQUEST']._serialized_end=3120
-  _globals['_DELETELIVEREQUEST']._serialized_start=3122
-  _globals['_DELETELIVEREQUEST']._serialized_end=3153
-  _globals['_LIVESERVICE']._serialized_start=3236
-  _globals['_LIVESERVICE']._serialized_end=4669
+  _globals['_LIVEMODE']._serialized_start=3217
+  _globals['_LIVEMODE']._serialized_end=3295
+  _globals['_LIVEPARAMS']._serialized_start=223
+  _globals['_LIVEPARAMS']._serialized_end=700
+  _globals['_LIVEPARAMS_HYPERPARAMETERSENTRY']._serialized_start=590
+  _globals['_LIVEPARAMS_HYPERPARAMETERSENTRY']._serialized_end=680
+  _globals['_STARTLIVEREQUEST']._serialized_start=702
+  _globals['_STARTLIVEREQUEST']._serialized_end=799
+  _globals['_POSITION']._serialized_start=802
+  _globals['_POSITION']._serialized_end=1090
+  _globals['_EXCHANGEBALANCE']._serialized_start=1092
+  _globals['_EXCHANGEBALANCE']._serialized_end=1181
+  _globals['_LIVEUPDATE']._serialized_start=1184
+  _globals['_LIVEUPDATE']._serialized_end=1430
+  _globals['_LIVESESSION']._serialized_start=1433
+  _globals['_LIVESESSION']._serialized_end=1572
+  _globals['_LIVEEVENT']._serialized_start=1575
+  _globals['_LIVEEVENT']._serialized_end=1864
+  _globals['_WATCHLIVEREQUEST']._serialized_start=1866
+  _globals['_WATCHLIVEREQUEST']._serialized_end=1920
+  _globals['_STOPLIVEREQUEST']._serialized_start=1922
+  _globals['_STOPLIVEREQUEST']._serialized_end=1951
+  _globals['_GETLIVEREQUEST']._serialized_start=1953
+  _globals['_GETLIVEREQUEST']._serialized_end=1981
+  _globals['_LISTLIVEREQUEST']._serialized_start=1984
+  _globals['_LISTLIVEREQUEST']._serialized_end=2254
+  _globals['_LISTLIVERESPONSE']._serialized_start=2256
+  _globals['_LISTLIVERESPONSE']._serialized_end=2350
+  _globals['_LISTLIVEORDERSREQUEST']._serialized_start=2352
+  _globals['_LISTLIVEORDERSREQUEST']._serialized_end=2472
+  _globals['_LISTLIVEORDERSRESPONSE']._serialized_start=2474
+  _globals['_LISTLIVEORDERSRESPONSE']._serialized_end=2561
+  _globals['_LISTLIVETRADESREQUEST']._serialized_start=2563
+  _globals['_LISTLIVETRADESREQUEST']._serialized_end=2637
+  _globals['_LISTLIVETRADESRESPONSE']._serialized_start=2639
+  _globals['_LISTLIVETRADESRESPONSE']._serialized_end=2726
+  _globals['_GETLIVEEQUITYCURVEREQUEST']._serialized_start=2728
+  _globals['_GETLIVEEQUITYCURVEREQUEST']._serialized_end=2767
+  _globals['_GETLIVECHARTDATAREQUEST']._serialized_start=2769
+  _globals['_GETLIVECHARTDATAREQUEST']._serialized_end=2861
+  _globals['_GETLIVELOGSREQUEST']._serialized_start=2863
+  _globals['_GETLIVELOGSREQUEST']._serialized_end=2975
+  _globals['_GETLIVELOGSRESPONSE']._serialized_start=2977
+  _globals['_GETLIVELOGSRESPONSE']._serialized_end=3062
+  _globals['_UPDATELIVEREQUEST']._serialized_start=3064
+  _globals['_UPDATELIVEREQUEST']._serialized_end=3182
+  _globals['_DELETELIVEREQUEST']._serialized_start=3184
+  _globals['_DELETELIVEREQUEST']._serialized_end=3215
+  _globals['_LIVESERVICE']._serialized_start=3298
+  _globals['_LIVESERVICE']._serialized_end=4731
 # @@protoc_insertion_point(module_scope)

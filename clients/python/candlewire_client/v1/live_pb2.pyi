@@ -11,6 +11,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.rpc import status_pb2 as _status_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -315,6 +316,7 @@ class LiveEvent(_message.Message):
     PROGRESS_FIELD_NUMBER: _builtins.int
     LOG_FIELD_NUMBER: _builtins.int
     UPDATE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Per-session cursor, 1-based."""
     @_builtins.property
@@ -327,6 +329,12 @@ class LiveEvent(_message.Message):
     def log(self) -> _common_pb2.LogLine: ...
     @_builtins.property
     def update(self) -> Global___LiveUpdate: ...
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """Why the stream is ending early. Sent as the last message before the call fails, so REST
+        and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
+        """
+
     def __init__(
         self,
         *,
@@ -336,12 +344,13 @@ class LiveEvent(_message.Message):
         progress: _common_pb2.Progress | None = ...,
         log: _common_pb2.LogLine | None = ...,
         update: Global___LiveUpdate | None = ...,
+        error: _status_pb2.Status | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "log", b"log", "progress", b"progress", "session", b"session", "time", b"time", "update", b"update"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "log", b"log", "progress", b"progress", "session", b"session", "time", b"time", "update", b"update"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "log", b"log", "progress", b"progress", "sequence", b"sequence", "session", b"session", "time", b"time", "update", b"update"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "log", b"log", "progress", b"progress", "sequence", b"sequence", "session", b"session", "time", b"time", "update", b"update"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["session", "progress", "log", "update"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["session", "progress", "log", "update", "error"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

@@ -28,9 +28,10 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x61ndlewire/v1/monte_carlo.proto\x12\rcandlewire.v1\x1a\x1c\x63\x61ndlewire/v1/backtest.proto\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n\rGaussianNoise\x12\x13\n\x0b\x63lose_sigma\x18\x01 \x01(\x01\x12\x12\n\nwick_sigma\x18\x02 \x01(\x01\"\x13\n\x11ReturnsResampling\",\n\x14MovingBlockBootstrap\x12\x14\n\x0c\x62lock_length\x18\x01 \x01(\x05\"\xdb\x01\n\x12\x43\x61ndlePipelineStep\x12\x36\n\x0egaussian_noise\x18\x01 \x01(\x0b\x32\x1c.candlewire.v1.GaussianNoiseH\x00\x12>\n\x12returns_resampling\x18\x02 \x01(\x0b\x32 .candlewire.v1.ReturnsResamplingH\x00\x12\x45\n\x16moving_block_bootstrap\x18\x03 \x01(\x0b\x32#.candlewire.v1.MovingBlockBootstrapH\x00\x42\x06\n\x04step\"\x99\x02\n\x10MonteCarloParams\x12\x15\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\tH\x00\x12\x31\n\x08\x62\x61\x63ktest\x18\x02 \x01(\x0b\x32\x1d.candlewire.v1.BacktestParamsH\x00\x12+\n\x04mode\x18\x03 \x01(\x0e\x32\x1d.candlewire.v1.MonteCarloMode\x12:\n\x0f\x63\x61ndle_pipeline\x18\x04 \x03(\x0b\x32!.candlewire.v1.CandlePipelineStep\x12\x14\n\x0c\x62\x61tch_length\x18\x05 \x01(\x05\x12\x11\n\tscenarios\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\x11\n\tcpu_cores\x18\x08 \x01(\x05\x42\x08\n\x06source\"m\n\x16StartMonteCarloRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12/\n\x06params\x18\x03 \x01(\x0b\x32\x1f.candlewire.v1.MonteCarloParams\"~\n\x12MonteCarloScenario\x12\r\n\x05index\x18\x01 \x01(\x05\x12\'\n\x07metrics\x18\x02 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x12\x30\n\x0c\x65quity_curve\x18\x03 \x01(\x0b\x32\x1a.candlewire.v1.EquityCurve\"\xe0\x01\n\x12MetricDistribution\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08original\x18\x02 \x01(\x01\x12\n\n\x02p5\x18\x03 \x01(\x01\x12\x0b\n\x03p25\x18\x04 \x01(\x01\x12\x0b\n\x03p50\x18\x05 \x01(\x01\x12\x0b\n\x03p75\x18\x06 \x01(\x01\x12\x0b\n\x03p95\x18\x07 \x01(\x01\x12\x10\n\x08\x63i90_low\x18\x08 \x01(\x01\x12\x11\n\tci90_high\x18\t \x01(\x01\x12\x10\n\x08\x63i95_low\x18\n \x01(\x01\x12\x11\n\tci95_high\x18\x0b \x01(\x01\x12\x0f\n\x07p_value\x18\x0c \x01(\x01\x12\x0f\n\x07verdict\x18\r \x01(\t\"\xda\x01\n\x10MonteCarloResult\x12\x1b\n\x13scenarios_completed\x18\x01 \x01(\x05\x12\x32\n\x07metrics\x18\x02 \x03(\x0b\x32!.candlewire.v1.MetricDistribution\x12\x39\n\x15original_equity_curve\x18\x03 \x01(\x0b\x32\x1a.candlewire.v1.EquityCurve\x12:\n\x16scenario_equity_curves\x18\x04 \x03(\x0b\x32\x1a.candlewire.v1.EquityCurve\"\x97\x01\n\nMonteCarlo\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12/\n\x06params\x18\x02 \x01(\x0b\x32\x1f.candlewire.v1.MonteCarloParams\x12/\n\x06result\x18\x03 \x01(\x0b\x32\x1f.candlewire.v1.MonteCarloResult\"\xbf\x02\n\x0fMonteCarloEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x35\n\x08scenario\x18\x06 \x01(\x0b\x32!.candlewire.v1.MonteCarloScenarioH\x00\x12\x31\n\x06result\x18\x07 \x01(\x0b\x32\x1f.candlewire.v1.MonteCarloResultH\x00\x42\x07\n\x05\x65vent\"<\n\x16WatchMonteCarloRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"%\n\x17\x43\x61ncelMonteCarloRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14GetMonteCarloRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xee\x01\n\x16ListMonteCarlosRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x17ListMonteCarlosResponse\x12/\n\x0cmonte_carlos\x18\x01 \x03(\x0b\x32\x19.candlewire.v1.MonteCarlo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"z\n\x17UpdateMonteCarloRequest\x12.\n\x0bmonte_carlo\x18\x01 \x01(\x0b\x32\x19.candlewire.v1.MonteCarlo\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"%\n\x17\x44\x65leteMonteCarloRequest\x12\n\n\x02id\x18\x01 \x01(\t\"2\n\x17PurgeMonteCarlosRequest\x12\x17\n\x0folder_than_days\x18\x01 \x01(\x05\"1\n\x18PurgeMonteCarlosResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03*m\n\x0eMonteCarloMode\x12 \n\x1cMONTE_CARLO_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17MONTE_CARLO_MODE_TRADES\x10\x01\x12\x1c\n\x18MONTE_CARLO_MODE_CANDLES\x10\x02\x32\xf2\x08\n\x11MonteCarloService\x12l\n\x0fStartMonteCarlo\x12%.candlewire.v1.StartMonteCarloRequest\x1a\x16.candlewire.v1.Session\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/monteCarlos:\x01*\x12x\n\rRunMonteCarlo\x12%.candlewire.v1.StartMonteCarloRequest\x1a\x1e.candlewire.v1.MonteCarloEvent\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/monteCarlos:run:\x01*0\x01\x12~\n\x0fWatchMonteCarlo\x12%.candlewire.v1.WatchMonteCarloRequest\x1a\x1e.candlewire.v1.MonteCarloEvent\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/monteCarlos/{id}:watch0\x01\x12z\n\x10\x43\x61ncelMonteCarlo\x12&.candlewire.v1.CancelMonteCarloRequest\x1a\x16.candlewire.v1.Session\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/monteCarlos/{id}:cancel:\x01*\x12m\n\rGetMonteCarlo\x12#.candlewire.v1.GetMonteCarloRequest\x1a\x19.candlewire.v1.MonteCarlo\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/monteCarlos/{id}\x12y\n\x0fListMonteCarlos\x12%.candlewire.v1.ListMonteCarlosRequest\x1a&.candlewire.v1.ListMonteCarlosResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/monteCarlos\x12\x94\x01\n\x10UpdateMonteCarlo\x12&.candlewire.v1.UpdateMonteCarloRequest\x1a\x19.candlewire.v1.MonteCarlo\"=\x82\xd3\xe4\x93\x02\x37\x32(/v1/monteCarlos/{monte_carlo.session.id}:\x0bmonte_carlo\x12p\n\x10\x44\x65leteMonteCarlo\x12&.candlewire.v1.DeleteMonteCarloRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/monteCarlos/{id}\x12\x85\x01\n\x10PurgeMonteCarlos\x12&.candlewire.v1.PurgeMonteCarlosRequest\x1a\'.candlewire.v1.PurgeMonteCarlosResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/monteCarlos:purge:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x61ndlewire/v1/monte_carlo.proto\x12\rcandlewire.v1\x1a\x1c\x63\x61ndlewire/v1/backtest.proto\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"8\n\rGaussianNoise\x12\x13\n\x0b\x63lose_sigma\x18\x01 \x01(\x01\x12\x12\n\nwick_sigma\x18\x02 \x01(\x01\"\x13\n\x11ReturnsResampling\",\n\x14MovingBlockBootstrap\x12\x14\n\x0c\x62lock_length\x18\x01 \x01(\x05\"\xdb\x01\n\x12\x43\x61ndlePipelineStep\x12\x36\n\x0egaussian_noise\x18\x01 \x01(\x0b\x32\x1c.candlewire.v1.GaussianNoiseH\x00\x12>\n\x12returns_resampling\x18\x02 \x01(\x0b\x32 .candlewire.v1.ReturnsResamplingH\x00\x12\x45\n\x16moving_block_bootstrap\x18\x03 \x01(\x0b\x32#.candlewire.v1.MovingBlockBootstrapH\x00\x42\x06\n\x04step\"\x99\x02\n\x10MonteCarloParams\x12\x15\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\tH\x00\x12\x31\n\x08\x62\x61\x63ktest\x18\x02 \x01(\x0b\x32\x1d.candlewire.v1.BacktestParamsH\x00\x12+\n\x04mode\x18\x03 \x01(\x0e\x32\x1d.candlewire.v1.MonteCarloMode\x12:\n\x0f\x63\x61ndle_pipeline\x18\x04 \x03(\x0b\x32!.candlewire.v1.CandlePipelineStep\x12\x14\n\x0c\x62\x61tch_length\x18\x05 \x01(\x05\x12\x11\n\tscenarios\x18\x06 \x01(\x05\x12\x0c\n\x04seed\x18\x07 \x01(\x03\x12\x11\n\tcpu_cores\x18\x08 \x01(\x05\x42\x08\n\x06source\"m\n\x16StartMonteCarloRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12/\n\x06params\x18\x03 \x01(\x0b\x32\x1f.candlewire.v1.MonteCarloParams\"~\n\x12MonteCarloScenario\x12\r\n\x05index\x18\x01 \x01(\x05\x12\'\n\x07metrics\x18\x02 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x12\x30\n\x0c\x65quity_curve\x18\x03 \x01(\x0b\x32\x1a.candlewire.v1.EquityCurve\"\xe0\x01\n\x12MetricDistribution\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08original\x18\x02 \x01(\x01\x12\n\n\x02p5\x18\x03 \x01(\x01\x12\x0b\n\x03p25\x18\x04 \x01(\x01\x12\x0b\n\x03p50\x18\x05 \x01(\x01\x12\x0b\n\x03p75\x18\x06 \x01(\x01\x12\x0b\n\x03p95\x18\x07 \x01(\x01\x12\x10\n\x08\x63i90_low\x18\x08 \x01(\x01\x12\x11\n\tci90_high\x18\t \x01(\x01\x12\x10\n\x08\x63i95_low\x18\n \x01(\x01\x12\x11\n\tci95_high\x18\x0b \x01(\x01\x12\x0f\n\x07p_value\x18\x0c \x01(\x01\x12\x0f\n\x07verdict\x18\r \x01(\t\"\xda\x01\n\x10MonteCarloResult\x12\x1b\n\x13scenarios_completed\x18\x01 \x01(\x05\x12\x32\n\x07metrics\x18\x02 \x03(\x0b\x32!.candlewire.v1.MetricDistribution\x12\x39\n\x15original_equity_curve\x18\x03 \x01(\x0b\x32\x1a.candlewire.v1.EquityCurve\x12:\n\x16scenario_equity_curves\x18\x04 \x03(\x0b\x32\x1a.candlewire.v1.EquityCurve\"\x97\x01\n\nMonteCarlo\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12/\n\x06params\x18\x02 \x01(\x0b\x32\x1f.candlewire.v1.MonteCarloParams\x12/\n\x06result\x18\x03 \x01(\x0b\x32\x1f.candlewire.v1.MonteCarloResult\"\xe4\x02\n\x0fMonteCarloEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x35\n\x08scenario\x18\x06 \x01(\x0b\x32!.candlewire.v1.MonteCarloScenarioH\x00\x12\x31\n\x06result\x18\x07 \x01(\x0b\x32\x1f.candlewire.v1.MonteCarloResultH\x00\x12#\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x07\n\x05\x65vent\"<\n\x16WatchMonteCarloRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"%\n\x17\x43\x61ncelMonteCarloRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14GetMonteCarloRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xee\x01\n\x16ListMonteCarlosRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x17ListMonteCarlosResponse\x12/\n\x0cmonte_carlos\x18\x01 \x03(\x0b\x32\x19.candlewire.v1.MonteCarlo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"z\n\x17UpdateMonteCarloRequest\x12.\n\x0bmonte_carlo\x18\x01 \x01(\x0b\x32\x19.candlewire.v1.MonteCarlo\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"%\n\x17\x44\x65leteMonteCarloRequest\x12\n\n\x02id\x18\x01 \x01(\t\"2\n\x17PurgeMonteCarlosRequest\x12\x17\n\x0folder_than_days\x18\x01 \x01(\x05\"1\n\x18PurgeMonteCarlosResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03*m\n\x0eMonteCarloMode\x12 \n\x1cMONTE_CARLO_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17MONTE_CARLO_MODE_TRADES\x10\x01\x12\x1c\n\x18MONTE_CARLO_MODE_CANDLES\x10\x02\x32\xf2\x08\n\x11MonteCarloService\x12l\n\x0fStartMonteCarlo\x12%.candlewire.v1.StartMonteCarloRequest\x1a\x16.candlewire.v1.Session\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/monteCarlos:\x01*\x12x\n\rRunMonteCarlo\x12%.candlewire.v1.StartMonteCarloRequest\x1a\x1e.candlewire.v1.MonteCarloEvent\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/monteCarlos:run:\x01*0\x01\x12~\n\x0fWatchMonteCarlo\x12%.candlewire.v1.WatchMonteCarloRequest\x1a\x1e.candlewire.v1.MonteCarloEvent\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/monteCarlos/{id}:watch0\x01\x12z\n\x10\x43\x61ncelMonteCarlo\x12&.candlewire.v1.CancelMonteCarloRequest\x1a\x16.candlewire.v1.Session\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/monteCarlos/{id}:cancel:\x01*\x12m\n\rGetMonteCarlo\x12#.candlewire.v1.GetMonteCarloRequest\x1a\x19.candlewire.v1.MonteCarlo\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/monteCarlos/{id}\x12y\n\x0fListMonteCarlos\x12%.candlewire.v1.ListMonteCarlosRequest\x1a&.candlewire.v1.ListMonteCarlosResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/monteCarlos\x12\x94\x01\n\x10UpdateMonteCarlo\x12&.candlewire.v1.UpdateMonteCarloRequest\x1a\x19.candlewire.v1.MonteCarlo\"=\x82\xd3\xe4\x93\x02\x37\x32(/v1/monteCarlos/{monte_carlo.session.id}:\x0bmonte_carlo\x12p\n\x10\x44\x65leteMonteCarlo\x12&.candlewire.v1.DeleteMonteCarloRequest\x1a\x16.google.protobuf.Empty\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/monteCarlos/{id}\x12\x85\x01\n\x10PurgeMonteCarlos\x12&.candlewire.v1.PurgeMonteCarlosRequest\x1a\'.candlewire.v1.PurgeMonteCarlosResponse\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/monteCarlos:purge:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,48 +56,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MONTECARLOSERVICE'].methods_by_name['DeleteMonteCarlo']._serialized_options = b'\202\323\344\223\002\026*\024/v1/monteCarlos/{id}'
   _globals['_MONTECARLOSERVICE'].methods_by_name['PurgeMonteCarlos']._loaded_options = None
   _globals['_MONTECARLOSERVICE'].methods_by_name['PurgeMonteCarlos']._serialized_options = b'\202\323\344\223\002\032\"\025/v1/monteCarlos:purge:\001*'
-  _globals['_MONTECARLOMODE']._serialized_start=2773
-  _globals['_MONTECARLOMODE']._serialized_end=2882
-  _globals['_GAUSSIANNOISE']._serialized_start=234
-  _globals['_GAUSSIANNOISE']._serialized_end=290
-  _globals['_RETURNSRESAMPLING']._serialized_start=292
-  _globals['_RETURNSRESAMPLING']._serialized_end=311
-  _globals['_MOVINGBLOCKBOOTSTRAP']._serialized_start=313
-  _globals['_MOVINGBLOCKBOOTSTRAP']._serialized_end=357
-  _globals['_CANDLEPIPELINESTEP']._serialized_start=360
-  _globals['_CANDLEPIPELINESTEP']._serialized_end=579
-  _globals['_MONTECARLOPARAMS']._serialized_start=582
-  _globals['_MONTECARLOPARAMS']._serialized_end=863
-  _globals['_STARTMONTECARLOREQUEST']._serialized_start=865
-  _globals['_STARTMONTECARLOREQUEST']._serialized_end=974
-  _globals['_MONTECARLOSCENARIO']._serialized_start=976
-  _globals['_MONTECARLOSCENARIO']._serialized_end=1102
-  _globals['_METRICDISTRIBUTION']._serialized_start=1105
-  _globals['_METRICDISTRIBUTION']._serialized_end=1329
-  _globals['_MONTECARLORESULT']._serialized_start=1332
-  _globals['_MONTECARLORESULT']._serialized_end=1550
-  _globals['_MONTECARLO']._serialized_start=1553
-  _globals['_MONTECARLO']._serialized_end=1704
-  _globals['_MONTECARLOEVENT']._serialized_start=1707
-  _globals['_MONTECARLOEVENT']._serialized_end=2026
-  _globals['_WATCHMONTECARLOREQUEST']._serialized_start=2028
-  _globals['_WATCHMONTECARLOREQUEST']._serialized_end=2088
-  _globals['_CANCELMONTECARLOREQUEST']._serialized_start=2090
-  _globals['_CANCELMONTECARLOREQUEST']._serialized_end=2127
-  _globals['_GETMONTECARLOREQUEST']._serialized_start=2129
-  _globals['_GETMONTECARLOREQUEST']._serialized_end=2163
-  _globals['_LISTMONTECARLOSREQUEST']._serialized_start=2166
-  _globals['_LISTMONTECARLOSREQUEST']._serialized_end=2404
-  _globals['_LISTMONTECARLOSRESPONSE']._serialized_start=2406
-  _globals['_LISTMONTECARLOSRESPONSE']._serialized_end=2505
-  _globals['_UPDATEMONTECARLOREQUEST']._serialized_start=2507
-  _globals['_UPDATEMONTECARLOREQUEST']._serialized_end=2629
-  _globals['_DELETEMONTECARLOREQUEST']._serialized_start=2631
-  _globals['_DELETEMONTECARLOREQUEST']._serialized_end=2668
-  _globals['_PURGEMONTECARLOSREQUEST']._serialized_start=2670
-  _globals['_PURGEMONTECARLOSREQUEST']._serialized_end=2720
-  _globals['_PURGEMONTECARLOSRESPONSE']._serialized_start=2722
-  _globals['_PURGEMONTECARLOSRESPONSE']._serialized_end=2771
-  _globals['_MONTECARLOSERVICE']._serialized_start=2885
-  _globals['_MONTECARLOSERVICE']._serialized_end=4023
+  _globals['_MONTECARLOMODE']._serialized_start=2835
+  _globals['_MONTECARLOMODE']._serialized_end=2944
+  _globals['_GAUSSIANNOISE']._serialized_start=259
+  _globals['_GAUSSIANNOISE']._serialized_end=315
+  _globals['_RETURNSRESAMPLING']._serialized_start=317
+  _globals['_RETURNSRESAMPLING']._serialized_end=336
+  _globals['_MOVINGBLOCKBOOTSTRAP']._serialized_start=338
+  _globals['_MOVINGBLOCKBOOTSTRAP']._serialized_end=382
+  _globals['_CANDLEPIPELINESTEP']._serialized_start=385
+  _globals['_CANDLEPIPELINESTEP']._serialized_end=604
+  _globals['_MONTECARLOPARAMS']._serialized_start=607
+  _globals['_MONTECARLOPARAMS']._serialized_end=888
+  _globals['_STARTMONTECARLOREQUEST']._serialized_start=890
+  _globals['_STARTMONTECARLOREQUEST']._serialized_end=999
+  _globals['_MONTECARLOSCENARIO']._serialized_start=1001
+  _globals['_MONTECARLOSCENARIO']._serialized_end=1127
+  _globals['_METRICDISTRIBUTION']._serialized_start=1130
+  _globals['_METRICDISTRIBUTION']._serialized_end=1354
+  _globals['_MONTECARLORESULT']._serialized_start=1357
+  _globals['_MONTECARLORESULT']._serialized_end=1575
+  _globals['_MONTECARLO']._serialized_start=1578
+  _globals['_MONTECARLO']._serialized_end=1729
+  _globals['_MONTECARLOEVENT']._serialized_start=1732
+  _globals['_MONTECARLOEVENT']._serialized_end=2088
+  _globals['_WATCHMONTECARLOREQUEST']._serialized_start=2090
+  _globals['_WATCHMONTECARLOREQUEST']._serialized_end=2150
+  _globals['_CANCELMONTECARLOREQUEST']._serialized_start=2152
+  _globals['_CANCELMONTECARLOREQUEST']._serialized_end=2189
+  _globals['_GETMONTECARLOREQUEST']._serialized_start=2191
+  _globals['_GETMONTECARLOREQUEST']._serialized_end=2225
+  _globals['_LISTMONTECARLOSREQUEST']._serialized_start=2228
+  _globals['_LISTMONTECARLOSREQUEST']._serialized_end=2466
+  _globals['_LISTMONTECARLOSRESPONSE']._serialized_start=2468
+  _globals['_LISTMONTECARLOSRESPONSE']._serialized_end=2567
+  _globals['_UPDATEMONTECARLOREQUEST']._serialized_start=2569
+  _globals['_UPDATEMONTECARLOREQUEST']._serialized_end=2691
+  _globals['_DELETEMONTECARLOREQUEST']._serialized_start=2693
+  _globals['_DELETEMONTECARLOREQUEST']._serialized_end=2730
+  _globals['_PURGEMONTECARLOSREQUEST']._serialized_start=2732
+  _globals['_PURGEMONTECARLOSREQUEST']._serialized_end=2782
+  _globals['_PURGEMONTECARLOSRESPONSE']._serialized_start=2784
+  _globals['_PURGEMONTECARLOSRESPONSE']._serialized_end=2833
+  _globals['_MONTECARLOSERVICE']._serialized_start=2947
+  _globals['_MONTECARLOSERVICE']._serialized_end=4085
 # @@protoc_insertion_point(module_scope)

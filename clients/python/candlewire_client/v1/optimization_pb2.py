@@ -27,10 +27,11 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n candlewire/v1/optimization.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"N\n\x0fObjectiveWeight\x12+\n\tobjective\x18\x01 \x01(\x0e\x32\x18.candlewire.v1.Objective\x12\x0e\n\x06weight\x18\x02 \x01(\x01\"\x88\x05\n\x12OptimizationParams\x12$\n\x06routes\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Route\x12-\n\x0b\x64\x61ta_routes\x18\x02 \x03(\x0b\x32\x18.candlewire.v1.DataRoute\x12.\n\x13training_start_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12/\n\x14training_finish_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12-\n\x12testing_start_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12.\n\x13testing_finish_date\x18\x06 \x01(\x0b\x32\x11.google.type.Date\x12\x32\n\texchanges\x18\x07 \x03(\x0b\x32\x1f.candlewire.v1.ExchangeSettings\x12\x1c\n\x0fwarm_up_candles\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06trials\x18\t \x01(\x05\x12+\n\tobjective\x18\n \x01(\x0e\x32\x18.candlewire.v1.Objective\x12\x39\n\x11objective_weights\x18\x0b \x03(\x0b\x32\x1e.candlewire.v1.ObjectiveWeight\x12\x1c\n\x14optimal_total_trades\x18\x0c \x01(\x05\x12\x0c\n\x04seed\x18\r \x01(\x03\x12\x11\n\tcpu_cores\x18\x0e \x01(\x05\x12\'\n\x07sampler\x18\x0f \x01(\x0e\x32\x16.candlewire.v1.Sampler\x12\x17\n\x0fmulti_objective\x18\x10 \x01(\x08\x42\x12\n\x10_warm_up_candles\"q\n\x18StartOptimizationRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x31\n\x06params\x18\x03 \x01(\x0b\x32!.candlewire.v1.OptimizationParams\"\xbc\x02\n\x11OptimizationTrial\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.candlewire.v1.TrialState\x12<\n\x06params\x18\x03 \x03(\x0b\x32,.candlewire.v1.OptimizationTrial.ParamsEntry\x12\x0b\n\x03\x64na\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x0e\n\x06scores\x18\x06 \x03(\x01\x12\x30\n\x10training_metrics\x18\x07 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x1aQ\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\"\xb9\x02\n\x15OptimizationCandidate\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12@\n\x06params\x18\x02 \x03(\x0b\x32\x30.candlewire.v1.OptimizationCandidate.ParamsEntry\x12\x0b\n\x03\x64na\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x30\n\x10training_metrics\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x12/\n\x0ftesting_metrics\x18\x06 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x1aQ\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\"L\n\x0eObjectiveCurve\x12\x15\n\rtrial_numbers\x18\x01 \x03(\x05\x12\x0e\n\x06scores\x18\x02 \x03(\x01\x12\x13\n\x0b\x62\x65st_scores\x18\x03 \x03(\x01\"\xa0\x01\n\x12OptimizationResult\x12\x18\n\x10trials_completed\x18\x01 \x01(\x05\x12\x38\n\ncandidates\x18\x02 \x03(\x0b\x32$.candlewire.v1.OptimizationCandidate\x12\x36\n\x0fobjective_curve\x18\x03 \x01(\x0b\x32\x1d.candlewire.v1.ObjectiveCurve\"\x9d\x01\n\x0cOptimization\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12\x31\n\x06params\x18\x02 \x01(\x0b\x32!.candlewire.v1.OptimizationParams\x12\x31\n\x06result\x18\x03 \x01(\x0b\x32!.candlewire.v1.OptimizationResult\"\xbf\x02\n\x11OptimizationEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x31\n\x05trial\x18\x06 \x01(\x0b\x32 .candlewire.v1.OptimizationTrialH\x00\x12\x33\n\x06result\x18\x07 \x01(\x0b\x32!.candlewire.v1.OptimizationResultH\x00\x42\x07\n\x05\x65vent\">\n\x18WatchOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\'\n\x19\x43\x61ncelOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\'\n\x19ResumeOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"$\n\x16GetOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xf0\x01\n\x18ListOptimizationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x19ListOptimizationsResponse\x12\x32\n\roptimizations\x18\x01 \x03(\x0b\x32\x1b.candlewire.v1.Optimization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x7f\n\x19UpdateOptimizationRequest\x12\x31\n\x0coptimization\x18\x01 \x01(\x0b\x32\x1b.candlewire.v1.Optimization\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\'\n\x19\x44\x65leteOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x19PurgeOptimizationsRequest\x12\x17\n\x0folder_than_days\x18\x01 \x01(\x05\"3\n\x1aPurgeOptimizationsResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\"e\n\"CreateBacktestFromCandidateRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\x05\x12\x16\n\x0etesting_period\x18\x03 \x01(\x08\x12\r\n\x05title\x18\x04 \x01(\t*\x81\x02\n\tObjective\x12\x19\n\x15OBJECTIVE_UNSPECIFIED\x10\x00\x12\x14\n\x10OBJECTIVE_SHARPE\x10\x01\x12\x14\n\x10OBJECTIVE_CALMAR\x10\x02\x12\x15\n\x11OBJECTIVE_SORTINO\x10\x03\x12\x13\n\x0fOBJECTIVE_OMEGA\x10\x04\x12\x16\n\x12OBJECTIVE_SERENITY\x10\x05\x12\x1a\n\x16OBJECTIVE_SMART_SHARPE\x10\x06\x12\x1b\n\x17OBJECTIVE_SMART_SORTINO\x10\x07\x12\x18\n\x14OBJECTIVE_NET_PROFIT\x10\x08\x12\x16\n\x12OBJECTIVE_WEIGHTED\x10\t*p\n\x07Sampler\x12\x17\n\x13SAMPLER_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSAMPLER_TPE\x10\x01\x12\x12\n\x0eSAMPLER_RANDOM\x10\x02\x12\x12\n\x0eSAMPLER_CMA_ES\x10\x03\x12\x13\n\x0fSAMPLER_NSGA_II\x10\x04*s\n\nTrialState\x12\x1b\n\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRIAL_STATE_COMPLETE\x10\x01\x12\x16\n\x12TRIAL_STATE_PRUNED\x10\x02\x12\x16\n\x12TRIAL_STATE_FAILED\x10\x03\x32\xe8\x0b\n\x13OptimizationService\x12r\n\x11StartOptimization\x12\'.candlewire.v1.StartOptimizationRequest\x1a\x16.candlewire.v1.Session\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/v1/optimizations:\x01*\x12\x80\x01\n\x0fRunOptimization\x12\'.candlewire.v1.StartOptimizationRequest\x1a .candlewire.v1.OptimizationEvent\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/optimizations:run:\x01*0\x01\x12\x86\x01\n\x11WatchOptimization\x12\'.candlewire.v1.WatchOptimizationRequest\x1a .candlewire.v1.OptimizationEvent\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/optimizations/{id}:watch0\x01\x12\x80\x01\n\x12\x43\x61ncelOptimization\x12(.candlewire.v1.CancelOptimizationRequest\x1a\x16.candlewire.v1.Session\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/optimizations/{id}:cancel:\x01*\x12\x80\x01\n\x12ResumeOptimization\x12(.candlewire.v1.ResumeOptimizationRequest\x1a\x16.candlewire.v1.Session\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/optimizations/{id}:resume:\x01*\x12u\n\x0fGetOptimization\x12%.candlewire.v1.GetOptimizationRequest\x1a\x1b.candlewire.v1.Optimization\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/optimizations/{id}\x12\x81\x01\n\x11ListOptimizations\x12\'.candlewire.v1.ListOptimizationsRequest\x1a(.candlewire.v1.ListOptimizationsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/optimizations\x12\x9e\x01\n\x12UpdateOptimization\x12(.candlewire.v1.UpdateOptimizationRequest\x1a\x1b.candlewire.v1.Optimization\"A\x82\xd3\xe4\x93\x02;2+/v1/optimizations/{optimization.session.id}:\x0coptimization\x12v\n\x12\x44\x65leteOptimization\x12(.candlewire.v1.DeleteOptimizationRequest\x1a\x16.google.protobuf.Empty\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/v1/optimizations/{id}\x12\x8d\x01\n\x12PurgeOptimizations\x12(.candlewire.v1.PurgeOptimizationsRequest\x1a).candlewire.v1.PurgeOptimizationsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/optimizations:purge:\x01*\x12\xa6\x01\n\x1b\x43reateBacktestFromCandidate\x12\x31.candlewire.v1.CreateBacktestFromCandidateRequest\x1a\x16.candlewire.v1.Session\"<\x82\xd3\xe4\x93\x02\x36\"1/v1/optimizations/{id}/candidates/{rank}:backtest:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n candlewire/v1/optimization.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16google/type/date.proto\"N\n\x0fObjectiveWeight\x12+\n\tobjective\x18\x01 \x01(\x0e\x32\x18.candlewire.v1.Objective\x12\x0e\n\x06weight\x18\x02 \x01(\x01\"\x88\x05\n\x12OptimizationParams\x12$\n\x06routes\x18\x01 \x03(\x0b\x32\x14.candlewire.v1.Route\x12-\n\x0b\x64\x61ta_routes\x18\x02 \x03(\x0b\x32\x18.candlewire.v1.DataRoute\x12.\n\x13training_start_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12/\n\x14training_finish_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12-\n\x12testing_start_date\x18\x05 \x01(\x0b\x32\x11.google.type.Date\x12.\n\x13testing_finish_date\x18\x06 \x01(\x0b\x32\x11.google.type.Date\x12\x32\n\texchanges\x18\x07 \x03(\x0b\x32\x1f.candlewire.v1.ExchangeSettings\x12\x1c\n\x0fwarm_up_candles\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06trials\x18\t \x01(\x05\x12+\n\tobjective\x18\n \x01(\x0e\x32\x18.candlewire.v1.Objective\x12\x39\n\x11objective_weights\x18\x0b \x03(\x0b\x32\x1e.candlewire.v1.ObjectiveWeight\x12\x1c\n\x14optimal_total_trades\x18\x0c \x01(\x05\x12\x0c\n\x04seed\x18\r \x01(\x03\x12\x11\n\tcpu_cores\x18\x0e \x01(\x05\x12\'\n\x07sampler\x18\x0f \x01(\x0e\x32\x16.candlewire.v1.Sampler\x12\x17\n\x0fmulti_objective\x18\x10 \x01(\x08\x42\x12\n\x10_warm_up_candles\"q\n\x18StartOptimizationRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x31\n\x06params\x18\x03 \x01(\x0b\x32!.candlewire.v1.OptimizationParams\"\xbc\x02\n\x11OptimizationTrial\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.candlewire.v1.TrialState\x12<\n\x06params\x18\x03 \x03(\x0b\x32,.candlewire.v1.OptimizationTrial.ParamsEntry\x12\x0b\n\x03\x64na\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x12\x0e\n\x06scores\x18\x06 \x03(\x01\x12\x30\n\x10training_metrics\x18\x07 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x1aQ\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\"\xb9\x02\n\x15OptimizationCandidate\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12@\n\x06params\x18\x02 \x03(\x0b\x32\x30.candlewire.v1.OptimizationCandidate.ParamsEntry\x12\x0b\n\x03\x64na\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x30\n\x10training_metrics\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x12/\n\x0ftesting_metrics\x18\x06 \x01(\x0b\x32\x16.candlewire.v1.Metrics\x1aQ\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\"L\n\x0eObjectiveCurve\x12\x15\n\rtrial_numbers\x18\x01 \x03(\x05\x12\x0e\n\x06scores\x18\x02 \x03(\x01\x12\x13\n\x0b\x62\x65st_scores\x18\x03 \x03(\x01\"\xa0\x01\n\x12OptimizationResult\x12\x18\n\x10trials_completed\x18\x01 \x01(\x05\x12\x38\n\ncandidates\x18\x02 \x03(\x0b\x32$.candlewire.v1.OptimizationCandidate\x12\x36\n\x0fobjective_curve\x18\x03 \x01(\x0b\x32\x1d.candlewire.v1.ObjectiveCurve\"\x9d\x01\n\x0cOptimization\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12\x31\n\x06params\x18\x02 \x01(\x0b\x32!.candlewire.v1.OptimizationParams\x12\x31\n\x06result\x18\x03 \x01(\x0b\x32!.candlewire.v1.OptimizationResult\"\xe4\x02\n\x11OptimizationEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x31\n\x05trial\x18\x06 \x01(\x0b\x32 .candlewire.v1.OptimizationTrialH\x00\x12\x33\n\x06result\x18\x07 \x01(\x0b\x32!.candlewire.v1.OptimizationResultH\x00\x12#\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x07\n\x05\x65vent\">\n\x18WatchOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\'\n\x19\x43\x61ncelOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\'\n\x19ResumeOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"$\n\x16GetOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xf0\x01\n\x18ListOptimizationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x19ListOptimizationsResponse\x12\x32\n\roptimizations\x18\x01 \x03(\x0b\x32\x1b.candlewire.v1.Optimization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x7f\n\x19UpdateOptimizationRequest\x12\x31\n\x0coptimization\x18\x01 \x01(\x0b\x32\x1b.candlewire.v1.Optimization\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\'\n\x19\x44\x65leteOptimizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x19PurgeOptimizationsRequest\x12\x17\n\x0folder_than_days\x18\x01 \x01(\x05\"3\n\x1aPurgeOptimizationsResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\"e\n\"CreateBacktestFromCandidateRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\x05\x12\x16\n\x0etesting_period\x18\x03 \x01(\x08\x12\r\n\x05title\x18\x04 \x01(\t*\x81\x02\n\tObjective\x12\x19\n\x15OBJECTIVE_UNSPECIFIED\x10\x00\x12\x14\n\x10OBJECTIVE_SHARPE\x10\x01\x12\x14\n\x10OBJECTIVE_CALMAR\x10\x02\x12\x15\n\x11OBJECTIVE_SORTINO\x10\x03\x12\x13\n\x0fOBJECTIVE_OMEGA\x10\x04\x12\x16\n\x12OBJECTIVE_SERENITY\x10\x05\x12\x1a\n\x16OBJECTIVE_SMART_SHARPE\x10\x06\x12\x1b\n\x17OBJECTIVE_SMART_SORTINO\x10\x07\x12\x18\n\x14OBJECTIVE_NET_PROFIT\x10\x08\x12\x16\n\x12OBJECTIVE_WEIGHTED\x10\t*p\n\x07Sampler\x12\x17\n\x13SAMPLER_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSAMPLER_TPE\x10\x01\x12\x12\n\x0eSAMPLER_RANDOM\x10\x02\x12\x12\n\x0eSAMPLER_CMA_ES\x10\x03\x12\x13\n\x0fSAMPLER_NSGA_II\x10\x04*s\n\nTrialState\x12\x1b\n\x17TRIAL_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRIAL_STATE_COMPLETE\x10\x01\x12\x16\n\x12TRIAL_STATE_PRUNED\x10\x02\x12\x16\n\x12TRIAL_STATE_FAILED\x10\x03\x32\xe8\x0b\n\x13OptimizationService\x12r\n\x11StartOptimization\x12\'.candlewire.v1.StartOptimizationRequest\x1a\x16.candlewire.v1.Session\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/v1/optimizations:\x01*\x12\x80\x01\n\x0fRunOptimization\x12\'.candlewire.v1.StartOptimizationRequest\x1a .candlewire.v1.OptimizationEvent\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/optimizations:run:\x01*0\x01\x12\x86\x01\n\x11WatchOptimization\x12\'.candlewire.v1.WatchOptimizationRequest\x1a .candlewire.v1.OptimizationEvent\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/optimizations/{id}:watch0\x01\x12\x80\x01\n\x12\x43\x61ncelOptimization\x12(.candlewire.v1.CancelOptimizationRequest\x1a\x16.candlewire.v1.Session\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/optimizations/{id}:cancel:\x01*\x12\x80\x01\n\x12ResumeOptimization\x12(.candlewire.v1.ResumeOptimizationRequest\x1a\x16.candlewire.v1.Session\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/optimizations/{id}:resume:\x01*\x12u\n\x0fGetOptimization\x12%.candlewire.v1.GetOptimizationRequest\x1a\x1b.candlewire.v1.Optimization\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/optimizations/{id}\x12\x81\x01\n\x11ListOptimizations\x12\'.candlewire.v1.ListOptimizationsRequest\x1a(.candlewire.v1.ListOptimizationsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/optimizations\x12\x9e\x01\n\x12UpdateOptimization\x12(.candlewire.v1.UpdateOptimizationRequest\x1a\x1b.candlewire.v1.Optimization\"A\x82\xd3\xe4\x93\x02;2+/v1/optimizations/{optimization.session.id}:\x0coptimization\x12v\n\x12\x44\x65leteOptimization\x12(.candlewire.v1.DeleteOptimizationRequest\x1a\x16.google.protobuf.Empty\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/v1/optimizations/{id}\x12\x8d\x01\n\x12PurgeOptimizations\x12(.candlewire.v1.PurgeOptimizationsRequest\x1a).candlewire.v1.PurgeOptimizationsResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/optimizations:purge:\x01*\x12\xa6\x01\n\x1b\x43reateBacktestFromCandidate\x12\x31.candlewire.v1.CreateBacktestFromCandidateRequest\x1a\x16.candlewire.v1.Session\"<\x82\xd3\xe4\x93\x02\x36\"1/v1/optimizations/{id}/candidates/{rank}:backtest:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -63,56 +64,56 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPTIMIZATIONSERVICE'].methods_by_name['PurgeOptimizations']._serialized_options = b'\202\323\344\223\002\034\"\027/v1/optimizations:purge:\001*'
   _globals['_OPTIMIZATIONSERVICE'].methods_by_name['CreateBacktestFromCandidate']._loaded_options = None
   _globals['_OPTIMIZATIONSERVICE'].methods_by_name['CreateBacktestFromCandidate']._serialized_options = b'\202\323\344\223\0026\"1/v1/optimizations/{id}/candidates/{rank}:backtest:\001*'
-  _globals['_OBJECTIVE']._serialized_start=3347
-  _globals['_OBJECTIVE']._serialized_end=3604
-  _globals['_SAMPLER']._serialized_start=3606
-  _globals['_SAMPLER']._serialized_end=3718
-  _globals['_TRIALSTATE']._serialized_start=3720
-  _globals['_TRIALSTATE']._serialized_end=3835
-  _globals['_OBJECTIVEWEIGHT']._serialized_start=229
-  _globals['_OBJECTIVEWEIGHT']._serialized_end=307
-  _globals['_OPTIMIZATIONPARAMS']._serialized_start=310
-  _globals['_OPTIMIZATIONPARAMS']._serialized_end=958
-  _globals['_STARTOPTIMIZATIONREQUEST']._serialized_start=960
-  _globals['_STARTOPTIMIZATIONREQUEST']._serialized_end=1073
-  _globals['_OPTIMIZATIONTRIAL']._serialized_start=1076
-  _globals['_OPTIMIZATIONTRIAL']._serialized_end=1392
-  _globals['_OPTIMIZATIONTRIAL_PARAMSENTRY']._serialized_start=1311
-  _globals['_OPTIMIZATIONTRIAL_PARAMSENTRY']._serialized_end=1392
-  _globals['_OPTIMIZATIONCANDIDATE']._serialized_start=1395
-  _globals['_OPTIMIZATIONCANDIDATE']._serialized_end=1708
-  _globals['_OPTIMIZATIONCANDIDATE_PARAMSENTRY']._serialized_start=1311
-  _globals['_OPTIMIZATIONCANDIDATE_PARAMSENTRY']._serialized_end=1392
-  _globals['_OBJECTIVECURVE']._serialized_start=1710
-  _globals['_OBJECTIVECURVE']._serialized_end=1786
-  _globals['_OPTIMIZATIONRESULT']._serialized_start=1789
-  _globals['_OPTIMIZATIONRESULT']._serialized_end=1949
-  _globals['_OPTIMIZATION']._serialized_start=1952
-  _globals['_OPTIMIZATION']._serialized_end=2109
-  _globals['_OPTIMIZATIONEVENT']._serialized_start=2112
-  _globals['_OPTIMIZATIONEVENT']._serialized_end=2431
-  _globals['_WATCHOPTIMIZATIONREQUEST']._serialized_start=2433
-  _globals['_WATCHOPTIMIZATIONREQUEST']._serialized_end=2495
-  _globals['_CANCELOPTIMIZATIONREQUEST']._serialized_start=2497
-  _globals['_CANCELOPTIMIZATIONREQUEST']._serialized_end=2536
-  _globals['_RESUMEOPTIMIZATIONREQUEST']._serialized_start=2538
-  _globals['_RESUMEOPTIMIZATIONREQUEST']._serialized_end=2577
-  _globals['_GETOPTIMIZATIONREQUEST']._serialized_start=2579
-  _globals['_GETOPTIMIZATIONREQUEST']._serialized_end=2615
-  _globals['_LISTOPTIMIZATIONSREQUEST']._serialized_start=2618
-  _globals['_LISTOPTIMIZATIONSREQUEST']._serialized_end=2858
-  _globals['_LISTOPTIMIZATIONSRESPONSE']._serialized_start=2860
-  _globals['_LISTOPTIMIZATIONSRESPONSE']._serialized_end=2964
-  _globals['_UPDATEOPTIMIZATIONREQUEST']._serialized_start=2966
-  _globals['_UPDATEOPTIMIZATIONREQUEST']._serialized_end=3093
-  _globals['_DELETEOPTIMIZATIONREQUEST']._serialized_start=3095
-  _globals['_DELETEOPTIMIZATIONREQUEST']._serialized_end=3134
-  _globals['_PURGEOPTIMIZATIONSREQUEST']._serialized_start=3136
-  _globals['_PURGEOPTIMIZATIONSREQUEST']._serialized_end=3188
-  _globals['_PURGEOPTIMIZATIONSRESPONSE']._serialized_start=3190
-  _globals['_PURGEOPTIMIZATIONSRESPONSE']._serialized_end=3241
-  _globals['_CREATEBACKTESTFROMCANDIDATEREQUEST']._serialized_start=3243
-  _globals['_CREATEBACKTESTFROMCANDIDATEREQUEST']._serialized_end=3344
-  _globals['_OPTIMIZATIONSERVICE']._serialized_start=3838
-  _globals['_OPTIMIZATIONSERVICE']._serialized_end=5350
+  _globals['_OBJECTIVE']._serialized_start=3409
+  _globals['_OBJECTIVE']._serialized_end=3666
+  _globals['_SAMPLER']._serialized_start=3668
+  _globals['_SAMPLER']._serialized_end=3780
+  _globals['_TRIALSTATE']._serialized_start=3782
+  _globals['_TRIALSTATE']._serialized_end=3897
+  _globals['_OBJECTIVEWEIGHT']._serialized_start=254
+  _globals['_OBJECTIVEWEIGHT']._serialized_end=332
+  _globals['_OPTIMIZATIONPARAMS']._serialized_start=335
+  _globals['_OPTIMIZATIONPARAMS']._serialized_end=983
+  _globals['_STARTOPTIMIZATIONREQUEST']._serialized_start=985
+  _globals['_STARTOPTIMIZATIONREQUEST']._serialized_end=1098
+  _globals['_OPTIMIZATIONTRIAL']._serialized_start=1101
+  _globals['_OPTIMIZATIONTRIAL']._serialized_end=1417
+  _globals['_OPTIMIZATIONTRIAL_PARAMSENTRY']._serialized_start=1336
+  _globals['_OPTIMIZATIONTRIAL_PARAMSENTRY']._serialized_end=1417
+  _globals['_OPTIMIZATIONCANDIDATE']._serialized_start=1420
+  _globals['_OPTIMIZATIONCANDIDATE']._serialized_end=1733
+  _globals['_OPTIMIZATIONCANDIDATE_PARAMSENTRY']._serialized_start=1336
+  _globals['_OPTIMIZATIONCANDIDATE_PARAMSENTRY']._serialized_end=1417
+  _globals['_OBJECTIVECURVE']._serialized_start=1735
+  _globals['_OBJECTIVECURVE']._serialized_end=1811
+  _globals['_OPTIMIZATIONRESULT']._serialized_start=1814
+  _globals['_OPTIMIZATIONRESULT']._serialized_end=1974
+  _globals['_OPTIMIZATION']._serialized_start=1977
+  _globals['_OPTIMIZATION']._serialized_end=2134
+  _globals['_OPTIMIZATIONEVENT']._serialized_start=2137
+  _globals['_OPTIMIZATIONEVENT']._serialized_end=2493
+  _globals['_WATCHOPTIMIZATIONREQUEST']._serialized_start=2495
+  _globals['_WATCHOPTIMIZATIONREQUEST']._serialized_end=2557
+  _globals['_CANCELOPTIMIZATIONREQUEST']._serialized_start=2559
+  _globals['_CANCELOPTIMIZATIONREQUEST']._serialized_end=2598
+  _globals['_RESUMEOPTIMIZATIONREQUEST']._serialized_start=2600
+  _globals['_RESUMEOPTIMIZATIONREQUEST']._serialized_end=2639
+  _globals['_GETOPTIMIZATIONREQUEST']._serialized_start=2641
+  _globals['_GETOPTIMIZATIONREQUEST']._serialized_end=2677
+  _globals['_LISTOPTIMIZATIONSREQUEST']._serialized_start=2680
+  _globals['_LISTOPTIMIZATIONSREQUEST']._serialized_end=2920
+  _globals['_LISTOPTIMIZATIONSRESPONSE']._serialized_start=2922
+  _globals['_LISTOPTIMIZATIONSRESPONSE']._serialized_end=3026
+  _globals['_UPDATEOPTIMIZATIONREQUEST']._serialized_start=3028
+  _globals['_UPDATEOPTIMIZATIONREQUEST']._serialized_end=3155
+  _globals['_DELETEOPTIMIZATIONREQUEST']._serialized_start=3157
+  _globals['_DELETEOPTIMIZATIONREQUEST']._serialized_end=3196
+  _globals['_PURGEOPTIMIZATIONSREQUEST']._serialized_start=3198
+  _globals['_PURGEOPTIMIZATIONSREQUEST']._serialized_end=3250
+  _globals['_PURGEOPTIMIZATIONSRESPONSE']._serialized_start=3252
+  _globals['_PURGEOPTIMIZATIONSRESPONSE']._serialized_end=3303
+  _globals['_CREATEBACKTESTFROMCANDIDATEREQUEST']._serialized_start=3305
+  _globals['_CREATEBACKTESTFROMCANDIDATEREQUEST']._serialized_end=3406
+  _globals['_OPTIMIZATIONSERVICE']._serialized_start=3900
+  _globals['_OPTIMIZATIONSERVICE']._serialized_end=5412
 # @@protoc_insertion_point(module_scope)

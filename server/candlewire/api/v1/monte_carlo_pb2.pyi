@@ -12,6 +12,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.rpc import status_pb2 as _status_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -381,6 +382,7 @@ class MonteCarloEvent(_message.Message):
     LOG_FIELD_NUMBER: _builtins.int
     SCENARIO_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Per-session cursor, 1-based."""
     @_builtins.property
@@ -395,6 +397,12 @@ class MonteCarloEvent(_message.Message):
     def scenario(self) -> Global___MonteCarloScenario: ...
     @_builtins.property
     def result(self) -> Global___MonteCarloResult: ...
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """Why the stream is ending early. Sent as the last message before the call fails, so REST
+        and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
+        """
+
     def __init__(
         self,
         *,
@@ -405,12 +413,13 @@ class MonteCarloEvent(_message.Message):
         log: _common_pb2.LogLine | None = ...,
         scenario: Global___MonteCarloScenario | None = ...,
         result: Global___MonteCarloResult | None = ...,
+        error: _status_pb2.Status | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "scenario", b"scenario", "session", b"session", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "scenario", b"scenario", "session", b"session", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "scenario", b"scenario", "sequence", b"sequence", "session", b"session", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "scenario", b"scenario", "sequence", b"sequence", "session", b"session", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["session", "progress", "log", "scenario", "result"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["session", "progress", "log", "scenario", "result", "error"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 

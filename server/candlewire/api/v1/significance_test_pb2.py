@@ -26,10 +26,11 @@ from candlewire.api.v1 import common_pb2 as candlewire_dot_v1_dot_common__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%candlewire/v1/significance_test.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\xf3\x03\n\x16SignificanceTestParams\x12#\n\x05route\x18\x01 \x01(\x0b\x32\x14.candlewire.v1.Route\x12-\n\x0b\x64\x61ta_routes\x18\x02 \x03(\x0b\x32\x18.candlewire.v1.DataRoute\x12%\n\nstart_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0b\x66inish_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12\x32\n\texchanges\x18\x05 \x03(\x0b\x32\x1f.candlewire.v1.ExchangeSettings\x12\x1c\n\x0fwarm_up_candles\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12S\n\x0fhyperparameters\x18\x07 \x03(\x0b\x32:.candlewire.v1.SignificanceTestParams.HyperparametersEntry\x12\x11\n\tresamples\x18\x08 \x01(\x05\x12\x0c\n\x04seed\x18\t \x01(\x03\x1aZ\n\x14HyperparametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\x42\x12\n\x10_warm_up_candles\"y\n\x1cStartSignificanceTestRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x35\n\x06params\x18\x03 \x01(\x0b\x32%.candlewire.v1.SignificanceTestParams\".\n\tHistogram\x12\x11\n\tbin_edges\x18\x01 \x03(\x01\x12\x0e\n\x06\x63ounts\x18\x02 \x03(\x03\"\xaf\x01\n\x16SignificanceTestResult\x12\x0f\n\x07p_value\x18\x01 \x01(\x01\x12\x15\n\robserved_mean\x18\x02 \x01(\x01\x12\x19\n\x11\x61nnualized_return\x18\x03 \x01(\x01\x12\x14\n\x0cobservations\x18\x04 \x01(\x03\x12\x0f\n\x07warning\x18\x05 \x01(\t\x12+\n\thistogram\x18\x06 \x01(\x0b\x32\x18.candlewire.v1.Histogram\"\xa9\x01\n\x10SignificanceTest\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12\x35\n\x06params\x18\x02 \x01(\x0b\x32%.candlewire.v1.SignificanceTestParams\x12\x35\n\x06result\x18\x03 \x01(\x0b\x32%.candlewire.v1.SignificanceTestResult\"\x94\x02\n\x15SignificanceTestEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x37\n\x06result\x18\x06 \x01(\x0b\x32%.candlewire.v1.SignificanceTestResultH\x00\x42\x07\n\x05\x65vent\"B\n\x1cWatchSignificanceTestRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"+\n\x1d\x43\x61ncelSignificanceTestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"(\n\x1aGetSignificanceTestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xf4\x01\n\x1cListSignificanceTestsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x1dListSignificanceTestsResponse\x12;\n\x12significance_tests\x18\x01 \x03(\x0b\x32\x1f.candlewire.v1.SignificanceTest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x1d\x44\x65leteSignificanceTestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"8\n\x1dPurgeSignificanceTestsRequest\x12\x17\n\x0folder_than_days\x18\x01 \x01(\x05\"7\n\x1ePurgeSignificanceTestsResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\x32\x95\t\n\x17SignificanceTestService\x12~\n\x15StartSignificanceTest\x12+.candlewire.v1.StartSignificanceTestRequest\x1a\x16.candlewire.v1.Session\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/significanceTests:\x01*\x12\x90\x01\n\x13RunSignificanceTest\x12+.candlewire.v1.StartSignificanceTestRequest\x1a$.candlewire.v1.SignificanceTestEvent\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/significanceTests:run:\x01*0\x01\x12\x96\x01\n\x15WatchSignificanceTest\x12+.candlewire.v1.WatchSignificanceTestRequest\x1a$.candlewire.v1.SignificanceTestEvent\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/significanceTests/{id}:watch0\x01\x12\x8c\x01\n\x16\x43\x61ncelSignificanceTest\x12,.candlewire.v1.CancelSignificanceTestRequest\x1a\x16.candlewire.v1.Session\",\x82\xd3\xe4\x93\x02&\"!/v1/significanceTests/{id}:cancel:\x01*\x12\x85\x01\n\x13GetSignificanceTest\x12).candlewire.v1.GetSignificanceTestRequest\x1a\x1f.candlewire.v1.SignificanceTest\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/significanceTests/{id}\x12\x91\x01\n\x15ListSignificanceTests\x12+.candlewire.v1.ListSignificanceTestsRequest\x1a,.candlewire.v1.ListSignificanceTestsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/significanceTests\x12\x82\x01\n\x16\x44\x65leteSignificanceTest\x12,.candlewire.v1.DeleteSignificanceTestRequest\x1a\x16.google.protobuf.Empty\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/significanceTests/{id}\x12\x9d\x01\n\x16PurgeSignificanceTests\x12,.candlewire.v1.PurgeSignificanceTestsRequest\x1a-.candlewire.v1.PurgeSignificanceTestsResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/significanceTests:purge:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%candlewire/v1/significance_test.proto\x12\rcandlewire.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x16google/type/date.proto\"\xf3\x03\n\x16SignificanceTestParams\x12#\n\x05route\x18\x01 \x01(\x0b\x32\x14.candlewire.v1.Route\x12-\n\x0b\x64\x61ta_routes\x18\x02 \x03(\x0b\x32\x18.candlewire.v1.DataRoute\x12%\n\nstart_date\x18\x03 \x01(\x0b\x32\x11.google.type.Date\x12&\n\x0b\x66inish_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12\x32\n\texchanges\x18\x05 \x03(\x0b\x32\x1f.candlewire.v1.ExchangeSettings\x12\x1c\n\x0fwarm_up_candles\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12S\n\x0fhyperparameters\x18\x07 \x03(\x0b\x32:.candlewire.v1.SignificanceTestParams.HyperparametersEntry\x12\x11\n\tresamples\x18\x08 \x01(\x05\x12\x0c\n\x04seed\x18\t \x01(\x03\x1aZ\n\x14HyperparametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x31\n\x05value\x18\x02 \x01(\x0b\x32\".candlewire.v1.HyperparameterValue:\x02\x38\x01\x42\x12\n\x10_warm_up_candles\"y\n\x1cStartSignificanceTestRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x35\n\x06params\x18\x03 \x01(\x0b\x32%.candlewire.v1.SignificanceTestParams\".\n\tHistogram\x12\x11\n\tbin_edges\x18\x01 \x03(\x01\x12\x0e\n\x06\x63ounts\x18\x02 \x03(\x03\"\xaf\x01\n\x16SignificanceTestResult\x12\x0f\n\x07p_value\x18\x01 \x01(\x01\x12\x15\n\robserved_mean\x18\x02 \x01(\x01\x12\x19\n\x11\x61nnualized_return\x18\x03 \x01(\x01\x12\x14\n\x0cobservations\x18\x04 \x01(\x03\x12\x0f\n\x07warning\x18\x05 \x01(\t\x12+\n\thistogram\x18\x06 \x01(\x0b\x32\x18.candlewire.v1.Histogram\"\xa9\x01\n\x10SignificanceTest\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12\x35\n\x06params\x18\x02 \x01(\x0b\x32%.candlewire.v1.SignificanceTestParams\x12\x35\n\x06result\x18\x03 \x01(\x0b\x32%.candlewire.v1.SignificanceTestResult\"\xb9\x02\n\x15SignificanceTestEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x37\n\x06result\x18\x06 \x01(\x0b\x32%.candlewire.v1.SignificanceTestResultH\x00\x12#\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x07\n\x05\x65vent\"B\n\x1cWatchSignificanceTestRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"+\n\x1d\x43\x61ncelSignificanceTestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"(\n\x1aGetSignificanceTestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xf4\x01\n\x1cListSignificanceTestsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x16\n\x0etitle_contains\x18\x03 \x01(\t\x12.\n\x08statuses\x18\x04 \x03(\x0e\x32\x1c.candlewire.v1.SessionStatus\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x1dListSignificanceTestsResponse\x12;\n\x12significance_tests\x18\x01 \x03(\x0b\x32\x1f.candlewire.v1.SignificanceTest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x1d\x44\x65leteSignificanceTestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"8\n\x1dPurgeSignificanceTestsRequest\x12\x17\n\x0folder_than_days\x18\x01 \x01(\x05\"7\n\x1ePurgeSignificanceTestsResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x03\x32\x95\t\n\x17SignificanceTestService\x12~\n\x15StartSignificanceTest\x12+.candlewire.v1.StartSignificanceTestRequest\x1a\x16.candlewire.v1.Session\" \x82\xd3\xe4\x93\x02\x1a\"\x15/v1/significanceTests:\x01*\x12\x90\x01\n\x13RunSignificanceTest\x12+.candlewire.v1.StartSignificanceTestRequest\x1a$.candlewire.v1.SignificanceTestEvent\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/significanceTests:run:\x01*0\x01\x12\x96\x01\n\x15WatchSignificanceTest\x12+.candlewire.v1.WatchSignificanceTestRequest\x1a$.candlewire.v1.SignificanceTestEvent\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/significanceTests/{id}:watch0\x01\x12\x8c\x01\n\x16\x43\x61ncelSignificanceTest\x12,.candlewire.v1.CancelSignificanceTestRequest\x1a\x16.candlewire.v1.Session\",\x82\xd3\xe4\x93\x02&\"!/v1/significanceTests/{id}:cancel:\x01*\x12\x85\x01\n\x13GetSignificanceTest\x12).candlewire.v1.GetSignificanceTestRequest\x1a\x1f.candlewire.v1.SignificanceTest\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/significanceTests/{id}\x12\x91\x01\n\x15ListSignificanceTests\x12+.candlewire.v1.ListSignificanceTestsRequest\x1a,.candlewire.v1.ListSignificanceTestsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/significanceTests\x12\x82\x01\n\x16\x44\x65leteSignificanceTest\x12,.candlewire.v1.DeleteSignificanceTestRequest\x1a\x16.google.protobuf.Empty\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/significanceTests/{id}\x12\x9d\x01\n\x16PurgeSignificanceTests\x12,.candlewire.v1.PurgeSignificanceTestsRequest\x1a-.candlewire.v1.PurgeSignificanceTestsResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/significanceTests:purge:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,36 +55,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SIGNIFICANCETESTSERVICE'].methods_by_name['DeleteSignificanceTest']._serialized_options = b'\202\323\344\223\002\034*\032/v1/significanceTests/{id}'
   _globals['_SIGNIFICANCETESTSERVICE'].methods_by_name['PurgeSignificanceTests']._loaded_options = None
   _globals['_SIGNIFICANCETESTSERVICE'].methods_by_name['PurgeSignificanceTests']._serialized_options = b'\202\323\344\223\002 \"\033/v1/significanceTests:purge:\001*'
-  _globals['_SIGNIFICANCETESTPARAMS']._serialized_start=201
-  _globals['_SIGNIFICANCETESTPARAMS']._serialized_end=700
-  _globals['_SIGNIFICANCETESTPARAMS_HYPERPARAMETERSENTRY']._serialized_start=590
-  _globals['_SIGNIFICANCETESTPARAMS_HYPERPARAMETERSENTRY']._serialized_end=680
-  _globals['_STARTSIGNIFICANCETESTREQUEST']._serialized_start=702
-  _globals['_STARTSIGNIFICANCETESTREQUEST']._serialized_end=823
-  _globals['_HISTOGRAM']._serialized_start=825
-  _globals['_HISTOGRAM']._serialized_end=871
-  _globals['_SIGNIFICANCETESTRESULT']._serialized_start=874
-  _globals['_SIGNIFICANCETESTRESULT']._serialized_end=1049
-  _globals['_SIGNIFICANCETEST']._serialized_start=1052
-  _globals['_SIGNIFICANCETEST']._serialized_end=1221
-  _globals['_SIGNIFICANCETESTEVENT']._serialized_start=1224
-  _globals['_SIGNIFICANCETESTEVENT']._serialized_end=1500
-  _globals['_WATCHSIGNIFICANCETESTREQUEST']._serialized_start=1502
-  _globals['_WATCHSIGNIFICANCETESTREQUEST']._serialized_end=1568
-  _globals['_CANCELSIGNIFICANCETESTREQUEST']._serialized_start=1570
-  _globals['_CANCELSIGNIFICANCETESTREQUEST']._serialized_end=1613
-  _globals['_GETSIGNIFICANCETESTREQUEST']._serialized_start=1615
-  _globals['_GETSIGNIFICANCETESTREQUEST']._serialized_end=1655
-  _globals['_LISTSIGNIFICANCETESTSREQUEST']._serialized_start=1658
-  _globals['_LISTSIGNIFICANCETESTSREQUEST']._serialized_end=1902
-  _globals['_LISTSIGNIFICANCETESTSRESPONSE']._serialized_start=1904
-  _globals['_LISTSIGNIFICANCETESTSRESPONSE']._serialized_end=2021
-  _globals['_DELETESIGNIFICANCETESTREQUEST']._serialized_start=2023
-  _globals['_DELETESIGNIFICANCETESTREQUEST']._serialized_end=2066
-  _globals['_PURGESIGNIFICANCETESTSREQUEST']._serialized_start=2068
-  _globals['_PURGESIGNIFICANCETESTSREQUEST']._serialized_end=2124
-  _globals['_PURGESIGNIFICANCETESTSRESPONSE']._serialized_start=2126
-  _globals['_PURGESIGNIFICANCETESTSRESPONSE']._serialized_end=2181
-  _globals['_SIGNIFICANCETESTSERVICE']._serialized_start=2184
-  _globals['_SIGNIFICANCETESTSERVICE']._serialized_end=3357
+  _globals['_SIGNIFICANCETESTPARAMS']._serialized_start=226
+  _globals['_SIGNIFICANCETESTPARAMS']._serialized_end=725
+  _globals['_SIGNIFICANCETESTPARAMS_HYPERPARAMETERSENTRY']._serialized_start=615
+  _globals['_SIGNIFICANCETESTPARAMS_HYPERPARAMETERSENTRY']._serialized_end=705
+  _globals['_STARTSIGNIFICANCETESTREQUEST']._serialized_start=727
+  _globals['_STARTSIGNIFICANCETESTREQUEST']._serialized_end=848
+  _globals['_HISTOGRAM']._serialized_start=850
+  _globals['_HISTOGRAM']._serialized_end=896
+  _globals['_SIGNIFICANCETESTRESULT']._serialized_start=899
+  _globals['_SIGNIFICANCETESTRESULT']._serialized_end=1074
+  _globals['_SIGNIFICANCETEST']._serialized_start=1077
+  _globals['_SIGNIFICANCETEST']._serialized_end=1246
+  _globals['_SIGNIFICANCETESTEVENT']._serialized_start=1249
+  _globals['_SIGNIFICANCETESTEVENT']._serialized_end=1562
+  _globals['_WATCHSIGNIFICANCETESTREQUEST']._serialized_start=1564
+  _globals['_WATCHSIGNIFICANCETESTREQUEST']._serialized_end=1630
+  _globals['_CANCELSIGNIFICANCETESTREQUEST']._serialized_start=1632
+  _globals['_CANCELSIGNIFICANCETESTREQUEST']._serialized_end=1675
+  _globals['_GETSIGNIFICANCETESTREQUEST']._serialized_start=1677
+  _globals['_GETSIGNIFICANCETESTREQUEST']._serialized_end=1717
+  _globals['_LISTSIGNIFICANCETESTSREQUEST']._serialized_start=1720
+  _globals['_LISTSIGNIFICANCETESTSREQUEST']._serialized_end=1964
+  _globals['_LISTSIGNIFICANCETESTSRESPONSE']._serialized_start=1966
+  _globals['_LISTSIGNIFICANCETESTSRESPONSE']._serialized_end=2083
+  _globals['_DELETESIGNIFICANCETESTREQUEST']._serialized_start=2085
+  _globals['_DELETESIGNIFICANCETESTREQUEST']._serialized_end=2128
+  _globals['_PURGESIGNIFICANCETESTSREQUEST']._serialized_start=2130
+  _globals['_PURGESIGNIFICANCETESTSREQUEST']._serialized_end=2186
+  _globals['_PURGESIGNIFICANCETESTSRESPONSE']._serialized_start=2188
+  _globals['_PURGESIGNIFICANCETESTSRESPONSE']._serialized_end=2243
+  _globals['_SIGNIFICANCETESTSERVICE']._serialized_start=2246
+  _globals['_SIGNIFICANCETESTSERVICE']._serialized_end=3419
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,54 @@
+"""FileService: a session's files as streamed `google.api.HttpBody` chunks (raw files over REST)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from google.api import httpbody_pb2
+
+from candlewire.api.v1 import file_pb2, file_pb2_grpc
+from candlewire.errors import InvalidArgument, Unimplemented, require
+from candlewire.files.session_log import log_lines
+from candlewire.storage import sessions as session_store
+
+CHUNK_BYTES = 64 * 1024
+
+
+def _chunks(lines, limit: int = CHUNK_BYTES):
+    buffer: list[bytes] = []
+    size = 0
+    for line in lines:
+        data = line.encode()
+        buffer.append(data)
+        size += len(data)
+        if size >= limit:
+            yield b"".join(buffer)
+            buffer, size = [], 0
+    if buffer or size == 0:
+        yield b"".join(buffer)
+
+
+class FileServicer(file_pb2_grpc.FileServiceServicer):
+    def __init__(self, app):
+        self.app = app
+
+    async def DownloadFile(self, request, context):
+        violations = {}
+        if not request.session_id:
+            violations["session_id"] = "must not be empty"
+        if request.kind == file_pb2.FILE_KIND_UNSPECIFIED:
+            violations["kind"] = "must be set"
+        require(violations)
+        if request.kind not in file_pb2.FileKind.values():
+            raise InvalidArgument("unknown file kind", {"kind": "unknown file kind"})
+        record = await asyncio.to_thread(session_store.get_session, self.app.engine, request.session_id)
+        if request.kind != file_pb2.FILE_KIND_LOG:
+            raise Unimplemented(
+                f"{file_pb2.FileKind.Name(request.kind)} files are not available yet: they come with the backtest engine"
+            )
+        filename = f"{record.kind}-{record.id}.log"
+        await context.send_initial_metadata([("content-disposition", f'attachment; filename="{filename}"')])
+        chunks = await asyncio.to_thread(lambda: list(_chunks(log_lines(self.app.engine, record.id))))
+        for i, chunk in enumerate(chunks):
+            # Only the first chunk's content type counts; Envoy and clients take it as the file's.
+            yield httpbody_pb2.HttpBody(content_type="text/plain; charset=utf-8" if i == 0 else "", data=chunk)
