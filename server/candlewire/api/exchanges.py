@@ -10,7 +10,7 @@ from candlewire.api.auth import client_address
 from candlewire.api.convert import timestamp
 from candlewire.api.v1 import common_pb2, exchange_pb2, exchange_pb2_grpc
 from candlewire.data.exchanges import get_exchange, list_exchanges, list_symbols
-from candlewire.errors import InvalidArgument, require, with_field_prefix
+from candlewire.errors import InvalidArgument, PermissionDenied, Unauthenticated, require, with_field_prefix
 
 _TYPES = {"spot": common_pb2.EXCHANGE_TYPE_SPOT, "futures": common_pb2.EXCHANGE_TYPE_FUTURES}
 
@@ -85,8 +85,12 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServiceServicer):
         return empty_pb2.Empty()
 
     async def _recheck_password(self, password: str, context) -> None:
+        """Secrets leave or enter the vault only with the password re-typed, not on a token alone."""
         require({"password": "must not be empty"} if not password else {})
-        await asyncio.to_thread(self.app.check_password, password, client_address(context))
+        try:
+            await asyncio.to_thread(self.app.check_password, password, client_address(context))
+        except Unauthenticated:
+            raise PermissionDenied("the password is wrong") from None
 
     async def ExportApiKeys(self, request, context):
         await self._recheck_password(request.password, context)

@@ -55,6 +55,7 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 class RunningJob:
     session_id: str
     kind: str
+    title: str
     pid: int | None
     started_at: datetime
     progress: dict[str, Any]
@@ -203,6 +204,7 @@ class JobRuntime:
             RunningJob(
                 session_id=job.session.id,
                 kind=job.session.kind,
+                title=job.session.title,
                 pid=job.process.pid if job.process else None,
                 started_at=job.session.started_at or job.session.created_at,
                 progress=dict(job.session.progress),
