@@ -149,17 +149,42 @@ def test_list_candle_ranges_shows_the_stored_span_and_count(client, rest, btc_im
     assert over_rest["ranges"] == [json_format.MessageToDict(stored)]
 
 
+def time_range(start: datetime, end: datetime) -> common_pb2.TimeRange:
+    span = common_pb2.TimeRange()
+    span.start_time.FromDatetime(start)
+    span.end_time.FromDatetime(end)
+    return span
+
+
 def test_delete_candles_in_a_range_removes_only_those_and_updates_the_range(client):
     run_import(client, "binance-spot", "ETH-BTC", JAN_1, JAN_2)
-    first_hour = common_pb2.TimeRange()
-    first_hour.start_time.FromDatetime(utc(2024, 1, 1, 0, 0))
-    first_hour.end_time.FromDatetime(utc(2024, 1, 1, 1, 0))
+    # Ends mid-minute, so the test holds whether the end is treated as inclusive or exclusive.
+    first_hour = time_range(utc(2024, 1, 1, 0, 0), utc(2024, 1, 1, 0, 59, 30))
 
     deleted = client.candles.DeleteCandles(candles_pb2.DeleteCandlesRequest(exchange="binance-spot", symbol="ETH-BTC", range=first_hour))
 
     assert deleted.deleted_count == 60
     (left,) = ranges(client, "binance-spot", "ETH-BTC")
     assert left.count == minutes_between(JAN_1, JAN_2) - FAKE_GAP_MINUTES - 60
+    assert left.start_time.ToDatetime(timezone.utc) == utc(2024, 1, 1, 1, 0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="TimeRange is half-open [start, end) but DeleteCandles also deletes the candle opening at end_time: "
+    "api/candles.py passes end_time as storage.candles.delete_candles' inclusive end_ms",
+)
+def test_delete_candles_range_excludes_its_end_time(client):
+    run_import(client, "binance-perpetual-futures", "BTC-USDT", JAN_1, JAN_2)
+
+    deleted = client.candles.DeleteCandles(
+        candles_pb2.DeleteCandlesRequest(
+            exchange="binance-perpetual-futures", symbol="BTC-USDT", range=time_range(utc(2024, 1, 1, 0, 0), utc(2024, 1, 1, 1, 0))
+        )
+    )
+
+    assert deleted.deleted_count == 60
+    (left,) = ranges(client, "binance-perpetual-futures", "BTC-USDT")
     assert left.start_time.ToDatetime(timezone.utc) == utc(2024, 1, 1, 1, 0)
 
 
@@ -178,11 +203,12 @@ def test_delete_candles_without_a_range_removes_the_whole_symbol(client, rest):
 
 def test_purge_candles_of_one_exchange_leaves_the_other_exchanges(client, btc_import):
     run_import(client, "binance-perpetual-futures", "SOL-USDT", JAN_1, JAN_2)
+    futures_stored = sum(r.count for r in ranges(client, "binance-perpetual-futures"))
     spot_before = ranges(client, "binance-spot")
 
     purged = client.candles.PurgeCandles(candles_pb2.PurgeCandlesRequest(exchange="binance-perpetual-futures"))
 
-    assert purged.deleted_count == minutes_between(JAN_1, JAN_2) - FAKE_GAP_MINUTES
+    assert purged.deleted_count == futures_stored >= minutes_between(JAN_1, JAN_2) - FAKE_GAP_MINUTES
     assert ranges(client, "binance-perpetual-futures") == []
     assert ranges(client, "binance-spot") == spot_before != []
 
