@@ -19,19 +19,9 @@ from candlewire.jobs.runtime import JobRuntime
 from candlewire.settings import Settings
 from candlewire.storage import sessions
 from candlewire.storage.db import create_engine, migrate
-from tests.pg import throwaway_postgres_url
 
 SERVER_PACKAGE_ROOT = Path(runtime_module.__file__).resolve().parents[2]
 LONG_JOB = {"steps": 1000, "step_interval_ms": 50}
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database_url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'candlewire.db'}"
-    else:
-        with throwaway_postgres_url() as url:
-            yield url
 
 
 @pytest.fixture

@@ -12,16 +12,6 @@ from candlewire.errors import InvalidArgument, NotFound
 from candlewire.storage import candles, events, sessions
 from candlewire.storage.db import create_engine, migrate
 from candlewire.storage.models import Base
-from tests.pg import throwaway_postgres_url
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database_url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'candlewire.db'}"
-    else:
-        with throwaway_postgres_url() as url:
-            yield url
 
 
 @pytest.fixture

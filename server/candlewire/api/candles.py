@@ -10,7 +10,7 @@ from candlewire.api.sessions import SessionEndpoints
 from candlewire.api.v1 import candles_pb2, candles_pb2_grpc
 from candlewire.data.candle_import import validate_import_request
 from candlewire.data.exchanges import get_exchange, validate_symbol
-from candlewire.errors import InvalidArgument, require
+from candlewire.errors import require
 from candlewire.storage import candles as candle_store
 
 
@@ -103,10 +103,7 @@ class CandlesServicer(candles_pb2_grpc.CandlesServiceServicer):
             violations["symbol"] = "must not be empty"
         require(violations)
         get_exchange(exchange)
-        try:
-            validate_symbol(symbol)
-        except InvalidArgument as error:
-            raise error
+        validate_symbol(symbol)
 
     async def DeleteCandles(self, request, context):
         self._market(request.exchange, request.symbol)

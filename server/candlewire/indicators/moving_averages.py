@@ -1,0 +1,164 @@
+"""Moving averages."""
+
+from __future__ import annotations
+
+import math
+from typing import Union
+
+import numpy as np
+import talib
+
+from . import _kernels as kn
+from .helpers import output, rolling_window, same_length, slice_candles, source
+
+Number = Union[float, np.ndarray]
+
+
+def _f(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def sma(candles: np.ndarray, period: int = 5, source_type: str = "close", sequential: bool = False) -> Number:
+    """Simple moving average (spec running-sum recurrence)."""
+    x = _f(source(candles, source_type, sequential))
+    return output(kn.sma_kernel(x, int(period)), sequential)
+
+
+def ema(candles: np.ndarray, period: int = 5, source_type: str = "close", sequential: bool = False) -> Number:
+    """Exponential moving average, starting at the first value (spec recurrence)."""
+    x = _f(source(candles, source_type, sequential))
+    return output(kn.ema_kernel(x, int(period)), sequential)
+
+
+def smma(candles: np.ndarray, period: int = 5, source_type: str = "close", sequential: bool = False) -> Number:
+    """Smoothed (Wilder / RMA) moving average seeded with the SMA of the first period."""
+    x = _f(source(candles, source_type, sequential))
+    return output(kn.smma_kernel(x, int(period)), sequential)
+
+
+def wma(candles: np.ndarray, period: int = 30, source_type: str = "close", sequential: bool = False) -> Number:
+    """Linearly weighted moving average (TA-Lib WMA)."""
+    x = _f(source(candles, source_type, sequential))
+    return output(talib.WMA(x, timeperiod=period), sequential)
+
+
+def dema(candles: np.ndarray, period: int = 30, source_type: str = "close", sequential: bool = False) -> Number:
+    """Double exponential moving average (TA-Lib DEMA)."""
+    x = _f(source(candles, source_type, sequential))
+    return output(talib.DEMA(x, timeperiod=period), sequential)
+
+
+def tema(candles: np.ndarray, period: int = 9, source_type: str = "close", sequential: bool = False) -> Number:
+    """Triple exponential moving average (TA-Lib TEMA)."""
+    x = _f(source(candles, source_type, sequential))
+    return output(talib.TEMA(x, timeperiod=period), sequential)
+
+
+def trima(candles: np.ndarray, period: int = 30, source_type: str = "close", sequential: bool = False) -> Number:
+    """Triangular moving average (TA-Lib TRIMA)."""
+    x = _f(source(candles, source_type, sequential))
+    return output(talib.TRIMA(x, timeperiod=period), sequential)
+
+
+def kama(candles: np.ndarray, period: int = 14, fast_length: int = 2, slow_length: int = 30,
+         source_type: str = "close", sequential: bool = False) -> Number:
+    """Kaufman adaptive moving average (TA-Lib KAMA, whose speeds are fixed at 2 / 30)."""
+    if fast_length != 2 or slow_length != 30:
+        raise ValueError("kama supports only fast_length=2 and slow_length=30")
+    x = _f(source(candles, source_type, sequential))
+    return output(talib.KAMA(x, timeperiod=period), sequential)
+
+
+def t3(candles: np.ndarray, period: int = 5, vfactor: float = 0, source_type: str = "close",
+       sequential: bool = False) -> Number:
+    """Tillson T3 (TA-Lib T3)."""
+    x = _f(source(candles, source_type, sequential))
+    return output(talib.T3(x, timeperiod=period, vfactor=vfactor), sequential)
+
+
+def hma(candles: np.ndarray, period: int = 5, source_type: str = "close", sequential: bool = False) -> Number:
+    """Hull MA: WMA(2*WMA(x, p/2) - WMA(x, p), sqrt(p)) with the periods truncated to int."""
+    x = _f(source(candles, source_type, sequential))
+    half = max(int(period / 2), 1)
+    sq = max(int(math.sqrt(period)), 1)
+    diff = 2 * talib.WMA(x, timeperiod=half) - talib.WMA(x, timeperiod=period)
+    if np.isnan(diff).all():
+        return output(np.full(len(x), np.nan), sequential)
+    res = talib.WMA(diff, timeperiod=sq) if sq > 1 else diff
+    return output(res, sequential)
+
+
+def vwma(candles: np.ndarray, period: int = 20, source_type: str = "close", sequential: bool = False) -> Number:
+    """Volume-weighted MA: sum(src*volume, p) / sum(volume, p)."""
+    candles = slice_candles(candles, sequential)
+    x = _f(source(candles, source_type, True))
+    vol = candles[:, 5]
+    if len(x) < period:
+        return output(np.full(len(x), np.nan), sequential)
+    num = rolling_window(x * vol, period).sum(axis=1)
+    den = rolling_window(vol, period).sum(axis=1)
+    return output(same_length(x, num / den), sequential)
+
+
+def zlema(candles: np.ndarray, period: int = 20, source_type: str = "close", sequential: bool = False) -> Number:
+    """Zero-lag EMA: EMA (spec recurrence, starting at its first input) of
+    2*x[i] - x[i - lag], lag = (period - 1) // 2."""
+    x = _f(source(candles, source_type, sequential))
+    lag = (int(period) - 1) // 2
+    de_lagged = np.full(len(x), np.nan)
+    if lag == 0:
+        de_lagged = x.copy()
+    elif len(x) > lag:
+        de_lagged[lag:] = 2 * x[lag:] - x[:-lag]
+    return output(kn.ema_kernel(de_lagged, int(period)), sequential)
+
+
+def alma(candles: np.ndarray, period: int = 9, sigma: float = 6.0, distribution_offset: float = 0.85,
+         source_type: str = "close", sequential: bool = False) -> Number:
+    """Arnaud Legoux MA: Gaussian weights exp(-(i-m)^2 / (2 s^2)), m = offset*(p-1),
+    s = p/sigma, normalised; window oldest..newest."""
+    x = _f(source(candles, source_type, sequential))
+    if len(x) < period:
+        return output(np.full(len(x), np.nan), sequential)
+    m = distribution_offset * (period - 1)
+    s = period / sigma
+    i = np.arange(period)
+    w = np.exp(-((i - m) ** 2) / (2 * s * s))
+    res = rolling_window(x, period) @ (w / w.sum())
+    return output(same_length(x, res), sequential)
+
+
+def frama(candles: np.ndarray, window: int = 10, FC: int = 1, SC: int = 300, sequential: bool = False) -> Number:
+    """Fractal adaptive MA on close (an odd window is rounded up to even)."""
+    candles = slice_candles(candles, sequential)
+    n = int(window)
+    if n % 2 == 1:
+        n += 1
+    res = kn.frama_kernel(_f(candles[:, 3]), _f(candles[:, 4]), _f(candles[:, 2]), n, float(FC), float(SC))
+    return output(res, sequential)
+
+
+def jma(candles: np.ndarray, period: int = 7, phase: float = 50, power: int = 2, source_type: str = "close",
+        sequential: bool = False) -> Number:
+    """Jurik moving average."""
+    x = _f(source(candles, source_type, sequential))
+    return output(kn.jma_kernel(x, int(period), float(phase), float(power)), sequential)
+
+
+_MA_TYPES = {
+    0: sma, 1: ema, 2: wma, 3: dema, 4: tema, 5: trima, 6: kama, 8: t3,
+    9: hma, 10: zlema, 11: smma, 12: vwma, 13: alma, 14: jma,
+}
+
+
+def ma(candles: np.ndarray, period: int = 30, matype: int = 0, source_type: str = "close",
+       sequential: bool = False) -> Number:
+    """Moving average chosen by ``matype`` (0 sma, 1 ema, 2 wma, 3 dema, 4 tema, 5 trima,
+    6 kama, 8 t3, 9 hma, 10 zlema, 11 smma, 12 vwma (candles only), 13 alma, 14 jma)."""
+    try:
+        fn = _MA_TYPES[int(matype)]
+    except KeyError:
+        raise ValueError(f"unsupported matype {matype}") from None
+    if fn is vwma and np.ndim(candles) == 1:
+        raise ValueError("vwma (matype 12) needs candles with volume")
+    return fn(candles, period=period, source_type=source_type, sequential=sequential)
