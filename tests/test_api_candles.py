@@ -133,6 +133,21 @@ def test_get_candle_import_returns_its_params_and_result(client, rest, btc_impor
     assert json_format.ParseDict(over_rest.json(), candles_pb2.CandleImport()) == found
 
 
+def test_watch_candle_import_after_a_sequence_replays_only_later_events(client, btc_import):
+    session_id = btc_import[0].session.id
+
+    replayed = list(client.candles.WatchCandleImport(candles_pb2.WatchCandleImportRequest(id=session_id, after_sequence=3), timeout=10))
+
+    assert replayed == btc_import[3:]
+
+
+def test_cancelling_a_finished_import_is_failed_precondition(client, btc_import):
+    with rpc_fails(grpc.StatusCode.FAILED_PRECONDITION):
+        client.candles.CancelCandleImport(candles_pb2.CancelCandleImportRequest(id=btc_import[0].session.id))
+
+    assert get_import(client, btc_import[0].session.id).session.status == SUCCEEDED
+
+
 def test_get_candle_import_of_an_unknown_id_is_not_found(client, rest):
     with rpc_fails(grpc.StatusCode.NOT_FOUND):
         get_import(client, "0" * 32)
@@ -211,6 +226,17 @@ def test_purge_candles_of_one_exchange_leaves_the_other_exchanges(client, btc_im
     assert purged.deleted_count == futures_stored >= minutes_between(JAN_1, JAN_2) - FAKE_GAP_MINUTES
     assert ranges(client, "binance-perpetual-futures") == []
     assert ranges(client, "binance-spot") == spot_before != []
+
+
+@pytest.mark.parametrize(
+    ("exchange", "symbol", "violated"),
+    [("binance-spot", "", "symbol"), ("", "BTC-USDT", "exchange"), ("binance-spot", "btc-usdt", "symbol")],
+)
+def test_delete_candles_with_bad_market_is_invalid_argument(client, exchange, symbol, violated):
+    with rpc_fails(grpc.StatusCode.INVALID_ARGUMENT) as failure:
+        client.candles.DeleteCandles(candles_pb2.DeleteCandlesRequest(exchange=exchange, symbol=symbol))
+
+    assert violated in failure["violations"]
 
 
 def test_purge_candles_of_an_unknown_exchange_is_not_found(client):

@@ -229,3 +229,36 @@ def test_delete_unknown_api_key_is_not_found(client, rest):
     with rpc_fails(grpc.StatusCode.NOT_FOUND):
         client.exchanges.DeleteApiKey(exchange_pb2.DeleteApiKeyRequest(id="0" * 32))
     assert rest.delete(f"/v1/apiKeys/{'0' * 32}").status_code == 404
+
+
+def test_list_symbols_of_a_futures_exchange_lists_its_trading_perpetuals(client):
+    symbols = client.exchanges.ListSymbols(exchange_pb2.ListSymbolsRequest(exchange="binance-perpetual-futures")).symbols
+
+    # The fake's futures markets: BTC/USDT and SOL/USDT trading, XRP/USDT settling.
+    assert list(symbols) == ["BTC-USDT", "SOL-USDT"]
+
+
+def test_import_api_keys_with_bad_records_names_the_record_and_stores_nothing(client):
+    with rpc_fails(grpc.StatusCode.INVALID_ARGUMENT) as failure:
+        client.exchanges.ImportApiKeys(
+            exchange_pb2.ImportApiKeysRequest(password=PASSWORD, api_keys=[api_key("import_fine"), api_key("../bad")])
+        )
+
+    assert "api_keys[1].name" in failure["violations"]
+    assert "import_fine" not in stored_names(client)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="exchange.proto says ImportApiKeys skips keys whose name already exists, but ApiKeyVault.import_ "
+    "raises AlreadyExists for the whole batch",
+)
+def test_import_api_keys_skips_names_that_already_exist(client):
+    create(client, api_key("import_existing"))
+
+    imported = client.exchanges.ImportApiKeys(
+        exchange_pb2.ImportApiKeysRequest(password=PASSWORD, api_keys=[api_key("import_existing"), api_key("import_new")])
+    )
+
+    assert imported.imported_count == 1
+    assert {"import_existing", "import_new"} <= stored_names(client)

@@ -221,3 +221,51 @@ def test_a_server_killed_mid_job_fails_the_session_as_restarted(dedicated_server
         assert statuses(watch(client, session.id))[-1] == S.SESSION_STATUS_FAILED
     # Orphaned by the kill, the worker exits as soon as it finds the event pipe broken.
     wait_for(lambda: not pid_alive(worker), timeout=5, what="orphaned worker gone")
+
+
+# TestJobService has no Cancel RPC, so cancelling one session goes through a real job service
+# that has one: CandlesService (importing from the fake exchange the test servers point at).
+
+def _candle_import(client, days: int = 1):
+    from google.type import date_pb2
+
+    from candlewire_client.v1 import candles_pb2
+
+    params = candles_pb2.CandleImportParams(
+        exchange="binance-spot", symbol="BTC-USDT",
+        start_date=date_pb2.Date(year=2024, month=1, day=1), end_date=date_pb2.Date(year=2024, month=1, day=1 + days),
+    )
+    return client.candles.StartCandleImport(candles_pb2.StartCandleImportRequest(params=params))
+
+
+def _cancel_import(client, session_id: str):
+    from candlewire_client.v1 import candles_pb2
+
+    return client.candles.CancelCandleImport(candles_pb2.CancelCandleImportRequest(id=session_id))
+
+
+def test_cancelling_a_queued_session_cancels_it_at_once(client):
+    blockers = [start_test_job(client, **LONG_JOB) for _ in range(2)]  # both worker slots
+    for blocker in blockers:
+        running_job(client, blocker.id)
+    queued = _candle_import(client)
+    assert queued.status == S.SESSION_STATUS_QUEUED
+    assert _cancel_import(client, queued.id).status == S.SESSION_STATUS_CANCELLED
+
+
+def test_cancelling_a_finished_session_is_a_failed_precondition(client):
+    from candlewire_client.v1 import candles_pb2
+
+    session = _candle_import(client)
+    wait_for(
+        lambda: client.candles.GetCandleImport(candles_pb2.GetCandleImportRequest(id=session.id)).session.status
+        in (S.SESSION_STATUS_SUCCEEDED, S.SESSION_STATUS_FAILED),
+        timeout=30, what="import finished",
+    )
+    error = rpc_error(lambda: _cancel_import(client, session.id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_cancelling_an_unknown_session_is_not_found(client, rest):
+    assert rpc_error(lambda: _cancel_import(client, "0" * 32)).code() == grpc.StatusCode.NOT_FOUND
+    assert rest.post(f"/v1/candles/imports/{'0' * 32}:cancel", json={}).status_code == 404

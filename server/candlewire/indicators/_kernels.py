@@ -163,8 +163,8 @@ def bbands_kernel(x, period, devup, devdn):
 
 @njit(cache=True, error_model="numpy")
 def smma_kernel(x, period):
-    """Smoothed MA: first value = mean of the first `period` values, then
-    (prev*(period-1) + x) / period."""
+    """Smoothed MA (Wilder RMA): first value = mean of the first `period` values, then
+    a*x + (1-a)*prev with a = 1/period."""
     n = x.shape[0]
     out = np.full(n, np.nan)
     start = _first_valid(x)
@@ -175,8 +175,9 @@ def smma_kernel(x, period):
         s += x[i]
     v = s / period
     out[start + period - 1] = v
+    alpha = 1.0 / period
     for i in range(start + period, n):
-        v = (v * (period - 1) + x[i]) / period
+        v = alpha * x[i] + (1.0 - alpha) * v
         out[i] = v
     return out
 
@@ -219,7 +220,7 @@ def frama_kernel(high, low, close, n, fc, sc):
         return out
     w = math.log(2.0 / (sc + 1))
     half = n // 2
-    d_prev = np.nan
+    d_prev = 0.0
     s = 0.0
     for i in range(n):
         s += close[i]
@@ -325,19 +326,6 @@ def fisher_kernel(hl2, highest, lowest):
 
 
 @njit(cache=True, error_model="numpy")
-def heikin_ashi_open_kernel(open_, close, ha_close):
-    """ha_open[0] = (open[0] + close[0]) / 2; ha_open[i] = (ha_open[i-1] + ha_close[i-1]) / 2."""
-    n = open_.shape[0]
-    out = np.empty(n)
-    if n == 0:
-        return out
-    out[0] = (open_[0] + close[0]) / 2
-    for i in range(1, n):
-        out[i] = (out[i - 1] + ha_close[i - 1]) / 2
-    return out
-
-
-@njit(cache=True, error_model="numpy")
 def segmented_cumsum_kernel(values, groups):
     """Cumulative sum restarting whenever the group id changes."""
     n = values.shape[0]
@@ -348,4 +336,45 @@ def segmented_cumsum_kernel(values, groups):
             s = 0.0
         s += values[i]
         out[i] = s
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def zlema_kernel(x, period):
+    """Zero-lag EMA: lag = (period-1)//2, d[i] = x[i] + (x[i] - x[i-lag]); value = d[lag]
+    at index lag, then a*d + (1-a)*prev, a = 2/(period+1); all NaN when n <= period."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    if n <= period:
+        return out
+    lag = (period - 1) // 2
+    alpha = 2.0 / (period + 1)
+    v = x[lag] + (x[lag] - x[0])
+    out[lag] = v
+    for i in range(lag + 1, n):
+        d = x[i] + (x[i] - x[i - lag])
+        v = alpha * d + (1.0 - alpha) * v
+        out[i] = v
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def cvi_kernel(high, low, period):
+    """Chaikin volatility (Tulip convention): E = EMA(high - low) started at the first bar
+    with v += (x - v) * 2/(period+1); out[i] = 100 (E[i] - E[i-period]) / E[i-period]
+    from index 2*period - 1."""
+    n = high.shape[0]
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    per = 2.0 / (period + 1)
+    e = np.empty(n)
+    v = high[0] - low[0]
+    e[0] = v
+    for i in range(1, n):
+        v = ((high[i] - low[i]) - v) * per + v
+        e[i] = v
+    for i in range(2 * period - 1, n):
+        old = e[i - period]
+        out[i] = 100.0 * (e[i] - old) / old
     return out

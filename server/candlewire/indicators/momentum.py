@@ -219,14 +219,15 @@ def kst(candles: np.ndarray, sma_period1: int = 10, sma_period2: int = 10, sma_p
         sma_period4: int = 15, roc_period1: int = 10, roc_period2: int = 15, roc_period3: int = 20,
         roc_period4: int = 30, signal_period: int = 9, source_type: str = "close",
         sequential: bool = False) -> KST:
-    """Know Sure Thing: sum_i i * SMA(ROC(roc_i), sma_i); signal = SMA(line, signal_period)."""
+    """Know Sure Thing: sum_i i * SMA(ROC(roc_i), sma_i); signal = SMA(line, signal_period)
+    (TA-Lib ROC and SMA, as the reference)."""
     x = _f(source(candles, source_type, sequential))
     pairs = ((sma_period1, roc_period1), (sma_period2, roc_period2),
              (sma_period3, roc_period3), (sma_period4, roc_period4))
     line = np.zeros(len(x))
     for w, (sp, rp) in enumerate(pairs, start=1):
-        line = line + w * k_sma(talib.ROC(x, timeperiod=rp), sp)
-    signal = k_sma(line, signal_period)
+        line = line + w * talib.SMA(talib.ROC(x, timeperiod=rp), timeperiod=sp)
+    signal = talib.SMA(line, timeperiod=signal_period) if not np.isnan(line).all() else line.copy()
     return output_tuple(KST, (line, signal), sequential)
 
 

@@ -43,15 +43,21 @@ def wma(candles: np.ndarray, period: int = 30, source_type: str = "close", seque
 
 
 def dema(candles: np.ndarray, period: int = 30, source_type: str = "close", sequential: bool = False) -> Number:
-    """Double exponential moving average (TA-Lib DEMA)."""
+    """Double EMA 2*e1 - e2, e1 = EMA(x), e2 = EMA(e1), both the spec EMA (start at the
+    first value, no NaN prefix) as the reference computes it (not TA-Lib's DEMA)."""
     x = _f(source(candles, source_type, sequential))
-    return output(talib.DEMA(x, timeperiod=period), sequential)
+    e1 = kn.ema_kernel(x, int(period))
+    e2 = kn.ema_kernel(e1, int(period))
+    return output(2.0 * e1 - e2, sequential)
 
 
 def tema(candles: np.ndarray, period: int = 9, source_type: str = "close", sequential: bool = False) -> Number:
-    """Triple exponential moving average (TA-Lib TEMA)."""
+    """Triple EMA 3*e1 - 3*e2 + e3 of cascaded spec EMAs (start at the first value)."""
     x = _f(source(candles, source_type, sequential))
-    return output(talib.TEMA(x, timeperiod=period), sequential)
+    e1 = kn.ema_kernel(x, int(period))
+    e2 = kn.ema_kernel(e1, int(period))
+    e3 = kn.ema_kernel(e2, int(period))
+    return output(3.0 * e1 - 3.0 * e2 + e3, sequential)
 
 
 def trima(candles: np.ndarray, period: int = 30, source_type: str = "close", sequential: bool = False) -> Number:
@@ -89,28 +95,32 @@ def hma(candles: np.ndarray, period: int = 5, source_type: str = "close", sequen
 
 
 def vwma(candles: np.ndarray, period: int = 20, source_type: str = "close", sequential: bool = False) -> Number:
-    """Volume-weighted MA: sum(src*volume, p) / sum(volume, p)."""
+    """Volume-weighted MA: sum(src*volume) / sum(volume) over the last `period` bars, from
+    differences of running (cumulative) sums as the reference does; the first period-1
+    bars use the partial window since bar 0.  NaN when the window's volume is 0."""
     candles = slice_candles(candles, sequential)
     x = _f(source(candles, source_type, True))
-    vol = candles[:, 5]
-    if len(x) < period:
-        return output(np.full(len(x), np.nan), sequential)
-    num = rolling_window(x * vol, period).sum(axis=1)
-    den = rolling_window(vol, period).sum(axis=1)
-    return output(same_length(x, num / den), sequential)
+    vol = _f(candles[:, 5])
+    n = len(x)
+    if n == 0:
+        return output(np.full(0, np.nan), sequential)
+    cs_pv = np.cumsum(x * vol)
+    cs_v = np.cumsum(vol)
+    num = cs_pv.copy()
+    den = cs_v.copy()
+    if n > period:
+        num[period:] = cs_pv[period:] - cs_pv[:-period]
+        den[period:] = cs_v[period:] - cs_v[:-period]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        res = np.where(den == 0.0, np.nan, num / den)
+    return output(res, sequential)
 
 
 def zlema(candles: np.ndarray, period: int = 20, source_type: str = "close", sequential: bool = False) -> Number:
-    """Zero-lag EMA: EMA (spec recurrence, starting at its first input) of
-    2*x[i] - x[i - lag], lag = (period - 1) // 2."""
+    """Zero-lag EMA: EMA (a = 2/(period+1)) of x[i] + (x[i] - x[i-lag]), lag = (period-1)//2,
+    started at index lag with its own value; all NaN when there are <= period bars."""
     x = _f(source(candles, source_type, sequential))
-    lag = (int(period) - 1) // 2
-    de_lagged = np.full(len(x), np.nan)
-    if lag == 0:
-        de_lagged = x.copy()
-    elif len(x) > lag:
-        de_lagged[lag:] = 2 * x[lag:] - x[:-lag]
-    return output(kn.ema_kernel(de_lagged, int(period)), sequential)
+    return output(kn.zlema_kernel(x, int(period)), sequential)
 
 
 def alma(candles: np.ndarray, period: int = 9, sigma: float = 6.0, distribution_offset: float = 0.85,

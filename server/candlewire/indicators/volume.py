@@ -8,7 +8,7 @@ import numpy as np
 import talib
 
 from . import _kernels as kn
-from .helpers import get_candle_source, output, same_length, slice_candles, source
+from .helpers import get_candle_source, output, same_length, slice_candles
 
 Number = Union[float, np.ndarray]
 
@@ -50,14 +50,10 @@ def vwap(candles: np.ndarray, source_type: str = "hlc3", anchor: str = "D", sequ
 
 
 def cvi(candles: np.ndarray, period: int = 5, sequential: bool = False) -> Number:
-    """Chaikin volatility: 100 * (E[i] - E[i-period]) / E[i-period], E = EMA(high - low)
-    (spec EMA recurrence, starting at the first bar)."""
+    """Chaikin volatility (Tulip convention, as the reference): 100 * (E[i] - E[i-period]) /
+    E[i-period], E = EMA(high - low) started at the first bar; first value at 2*period-1."""
     candles = slice_candles(candles, sequential)
-    e = kn.ema_kernel(_f(candles[:, 3] - candles[:, 4]), int(period))
-    res = np.full(len(e), np.nan)
-    if len(e) > period:
-        res[period:] = 100 * (e[period:] - e[:-period]) / e[:-period]
-    return output(res, sequential)
+    return output(kn.cvi_kernel(_f(candles[:, 3]), _f(candles[:, 4]), int(period)), sequential)
 
 
 def efi(candles: np.ndarray, period: int = 13, source_type: str = "close", sequential: bool = False) -> Number:

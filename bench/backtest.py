@@ -1,0 +1,130 @@
+"""Backtest speed and memory on a seeded synthetic year of 1-minute candles.
+
+Run: cd /work/main && PYTHONPATH=server:clients/python .venv/bin/python bench/backtest.py
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import numpy as np
+
+from candlewire.engine.backtest import run_backtest
+from candlewire.engine.strategy import Strategy
+
+MINUTES_PER_YEAR = 525_600
+START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+CONFIG = {
+    "starting_balance": 10_000,
+    "fee": 0.0004,
+    "type": "futures",
+    "futures_leverage": 1,
+    "futures_leverage_mode": "cross",
+    "exchange": "Binance Perpetual Futures",
+    "warm_up_candles": 60,
+}
+
+
+def synthetic_year(seed: int, start_price: float = 40_000.0) -> np.ndarray:
+    """Geometric random walk of 1m closes; opens are the previous close, highs/lows wrap both."""
+    rng = np.random.default_rng(seed)
+    closes = start_price * np.exp(np.cumsum(rng.normal(0, 0.0006, MINUTES_PER_YEAR)))
+    opens = np.concatenate([[start_price], closes[:-1]])
+    wick = np.abs(rng.normal(0, 0.0003, (2, MINUTES_PER_YEAR)))
+    candles = np.empty((MINUTES_PER_YEAR, 6))
+    candles[:, 0] = START_MS + np.arange(MINUTES_PER_YEAR) * 60_000
+    candles[:, 1] = opens
+    candles[:, 2] = closes
+    candles[:, 3] = np.maximum(opens, closes) * (1 + wick[0])
+    candles[:, 4] = np.minimum(opens, closes) * (1 - wick[1])
+    candles[:, 5] = rng.uniform(1, 10, MINUTES_PER_YEAR)
+    return candles
+
+
+class SmaCross(Strategy):
+    """Long when SMA(20) crosses above SMA(50) on 1h closes, short on the opposite cross."""
+
+    def _smas(self):
+        closes = self.candles[-51:, 2]
+        if len(closes) < 51:
+            return None
+        fast_now, slow_now = closes[-20:].mean(), closes[-50:].mean()
+        fast_before, slow_before = closes[-21:-1].mean(), closes[-51:-1].mean()
+        return fast_now, slow_now, fast_before, slow_before
+
+    def should_long(self):
+        smas = self._smas()
+        return smas is not None and smas[0] > smas[1] and smas[2] <= smas[3]
+
+    def should_short(self):
+        smas = self._smas()
+        return smas is not None and smas[0] < smas[1] and smas[2] >= smas[3]
+
+    def go_long(self):
+        self.buy = self.balance * 0.5 / self.price, self.price
+
+    def go_short(self):
+        self.sell = self.balance * 0.5 / self.price, self.price
+
+    def update_position(self):
+        smas = self._smas()
+        if self.is_long and smas[0] < smas[1] or self.is_short and smas[0] > smas[1]:
+            self.liquidate()
+
+
+class SmaCrossWithStop(SmaCross):
+    """The same entries with a stop-loss 5 % away resting for the life of every position."""
+
+    def go_long(self):
+        super().go_long()
+        self.stop_loss = self.buy[0][0], self.price * 0.95
+
+    def go_short(self):
+        super().go_short()
+        self.stop_loss = self.sell[0][0], self.price * 1.05
+
+
+def _run(strategy, candle_sets):
+    routes = [
+        {"exchange": CONFIG["exchange"], "symbol": symbol, "timeframe": "1h", "strategy": strategy}
+        for symbol in candle_sets
+    ]
+    candles = {
+        f"{CONFIG['exchange']}-{symbol}": {"exchange": CONFIG["exchange"], "symbol": symbol, "candles": array}
+        for symbol, array in candle_sets.items()
+    }
+    started = time.perf_counter()
+    result = run_backtest(CONFIG, routes, [], candles)
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    one = {"BTC-USDT": synthetic_year(1)}
+    ten = {f"S{i}-USDT": synthetic_year(100 + i) for i in range(10)}
+    _run(SmaCross, one)  # warm imports and caches outside the timings
+
+    tracemalloc.start()
+    plain_seconds, plain = _run(SmaCross, one)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    plain_seconds = min(plain_seconds, *(_run(SmaCross, one)[0] for _ in range(2)))
+    ten_seconds = min(_run(SmaCross, ten)[0] for _ in range(2))
+    stop_seconds, with_stop = _run(SmaCrossWithStop, one)
+    stop_seconds = min(stop_seconds, _run(SmaCrossWithStop, one)[0])
+
+    rows = [
+        ("1 route, 1h SMA cross, 1 year (s)", plain_seconds, 0.100, plain_seconds < 0.100),
+        ("  extra memory, tracemalloc peak (MB)", peak / 1e6, 200, peak / 1e6 < 200),
+        ("10 routes, 1 year each (s)", ten_seconds, 1.0, ten_seconds < 1.0),
+        ("with a stop-loss resting all year (s)", stop_seconds, 3 * plain_seconds, stop_seconds <= 3 * plain_seconds),
+    ]
+    print(f"{'figure':42} {'value':>10} {'target':>10}  result")
+    for name, value, target, ok in rows:
+        print(f"{name:42} {value:10.3f} {target:10.3f}  {'PASS' if ok else 'FAIL'}")
+    print(f"trades: plain {len(plain['trades'])}, with stop {len(with_stop['trades'])}; "
+          f"finishing balance {plain['finishing_balance']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

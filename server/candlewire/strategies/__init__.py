@@ -1,0 +1,1 @@
+"""User strategies: the on-disk workspace, the templates new ones start from, and static checks."""
