@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 
 from candlewire.engine.backtest import run_backtest
-from candlewire.engine.strategy import Strategy
+from candlewire.engine.strategy import Strategy, cached
 
 MINUTES_PER_YEAR = 525_600
 START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
@@ -45,30 +45,32 @@ def synthetic_year(seed: int, start_price: float = 40_000.0) -> np.ndarray:
 class SmaCross(Strategy):
     """Long when SMA(20) crosses above SMA(50) on 1h closes, short on the opposite cross."""
 
+    @property
+    @cached
     def _smas(self):
+        """(fast, slow, fast one bar ago, slow one bar ago) from one cumulative sum."""
         closes = self.candles[-51:, 2]
         if len(closes) < 51:
             return None
-        fast_now, slow_now = closes[-20:].mean(), closes[-50:].mean()
-        fast_before, slow_before = closes[-21:-1].mean(), closes[-51:-1].mean()
-        return fast_now, slow_now, fast_before, slow_before
+        s = np.concatenate(([0.0], np.cumsum(closes))).tolist()
+        return (s[51] - s[31]) / 20, (s[51] - s[1]) / 50, (s[50] - s[30]) / 20, (s[50] - s[0]) / 50
 
     def should_long(self):
-        smas = self._smas()
+        smas = self._smas
         return smas is not None and smas[0] > smas[1] and smas[2] <= smas[3]
 
     def should_short(self):
-        smas = self._smas()
+        smas = self._smas
         return smas is not None and smas[0] < smas[1] and smas[2] >= smas[3]
 
     def go_long(self):
-        self.buy = self.balance * 0.5 / self.price, self.price
+        self.buy = self.available_margin * 0.05 / self.price, self.price
 
     def go_short(self):
-        self.sell = self.balance * 0.5 / self.price, self.price
+        self.sell = self.available_margin * 0.05 / self.price, self.price
 
     def update_position(self):
-        smas = self._smas()
+        smas = self._smas
         if self.is_long and smas[0] < smas[1] or self.is_short and smas[0] > smas[1]:
             self.liquidate()
 

@@ -37,6 +37,9 @@ COLUMN_ALIASES = {
 DELIMITERS = (",", ";", "\t")
 # How many problems of one kind an error message lists before summarising the rest.
 SHOWN_PROBLEMS = 3
+# fill_gaps creates at most this many candles (a year), so a stray far-off timestamp cannot
+# make the server allocate an array for decades of minutes.
+MAX_FILLED_MINUTES = 366 * 24 * 60
 # Epoch milliseconds below this (1973-03-03) are almost certainly seconds.
 _SMALLEST_LIKELY_MS = 100_000_000_000
 
@@ -90,12 +93,14 @@ def parse_candle_csv(content: bytes, fill_gaps: bool = False) -> tuple[np.ndarra
         [timestamps.astype(np.float64), prices["open"], prices["close"], prices["high"], prices["low"], prices["volume"]]
     )
     gaps = _gaps(timestamps)
+    missing = sum((end - start) // MINUTE_MS for start, end in gaps)
+    shown = ", ".join(f"{_iso(start)} to {_iso(end)}" for start, end in gaps[:SHOWN_PROBLEMS])
     if gaps and not fill_gaps:
-        missing = sum((end - start) // MINUTE_MS for start, end in gaps)
-        shown = ", ".join(f"{_iso(start)} to {_iso(end)}" for start, end in gaps[:SHOWN_PROBLEMS])
         raise _content_error(
             f"{len(gaps)} gap(s), {missing} missing minute(s), first: {shown}; set fill_gaps to fill them with flat candles"
         )
+    if missing > MAX_FILLED_MINUTES:
+        raise _content_error(f"{missing} missing minutes, more than fill_gaps fills ({MAX_FILLED_MINUTES}); first gaps: {shown}")
     return (_fill(candles) if gaps else candles), gaps
 
 
@@ -158,19 +163,28 @@ def _numbers(column: pd.Series, name: str, lines: np.ndarray) -> np.ndarray:
 
 
 def _timestamps(column: pd.Series, lines: np.ndarray) -> np.ndarray:
-    """Epoch milliseconds (int64) from numbers or ISO 8601 text."""
+    """Epoch milliseconds (int64) from numbers or ISO 8601 text, whichever the first row holds."""
+    if not _is_number(column.iloc[0]):
+        moments = pd.to_datetime(column.astype(str).str.strip(), utc=True, format="ISO8601", errors="coerce")
+        bad = moments.isna().to_numpy()
+        if bad.any():
+            raise _content_error(f"{_first_lines(bad, lines)}: timestamp is not ISO 8601 like the first row's")
+        return moments.dt.tz_convert(None).to_numpy().astype("datetime64[ms]").astype(np.int64)
     numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
-    if np.isfinite(numbers).all():
-        if (numbers != np.round(numbers)).any():
-            raise _content_error(f"{_first_lines(numbers != np.round(numbers), lines)}: timestamp is not whole milliseconds")
-        if numbers.max() < _SMALLEST_LIKELY_MS:
-            raise _content_error("timestamps look like epoch seconds; expected epoch milliseconds or ISO 8601")
-        return numbers.astype(np.int64)
-    moments = pd.to_datetime(column.astype(str).str.strip(), utc=True, format="ISO8601", errors="coerce")
-    bad = moments.isna().to_numpy()
+    bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
     if bad.any():
-        raise _content_error(f"{_first_lines(bad, lines)}: timestamp is neither epoch milliseconds nor ISO 8601")
-    return moments.dt.tz_convert(None).to_numpy().astype("datetime64[ms]").astype(np.int64)
+        raise _content_error(f"{_first_lines(bad, lines)}: timestamp is not whole epoch milliseconds like the first row's")
+    if numbers.max() < _SMALLEST_LIKELY_MS:
+        raise _content_error("timestamps look like epoch seconds; expected epoch milliseconds or ISO 8601")
+    return numbers.astype(np.int64)
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _price_problems(prices: dict[str, np.ndarray], lines: np.ndarray) -> list[str]:

@@ -8,6 +8,7 @@ Every chart copes with an empty or degenerate result by drawing a "no data" mess
 from __future__ import annotations
 
 import io
+import numbers
 from typing import Sequence
 
 import numpy as np
@@ -125,7 +126,7 @@ def _style_time_axes(axes) -> None:
 
 def _benchmark_label(benchmark: dict, routes: Sequence[dict] | None) -> str:
     route_index = benchmark.get("route", 0)
-    if routes and isinstance(route_index, int) and 0 <= route_index < len(routes):
+    if routes and isinstance(route_index, numbers.Integral) and 0 <= route_index < len(routes):
         return f"Buy & hold {routes[route_index].get('symbol', '')}".rstrip()
     return f"Buy & hold (route {route_index})"
 

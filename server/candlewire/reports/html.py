@@ -92,20 +92,22 @@ def format_metric(key: str, value: Any) -> str:
     sign, holding periods as durations, counts as integers."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return str(value)
-    if isinstance(value, numbers.Integral) and key not in _MONEY_METRICS:
-        return f"{int(value):,}"
-    value = float(value)
-    if not math.isfinite(value):
+    number = float(value)
+    if not math.isfinite(number):
         return "n/a"
+    if key in _MONEY_METRICS:
+        return f"{number:,.2f}"
     if key in _PERCENT_METRICS:
-        return f"{value:,.2f}%"
+        return f"{number:,.2f}%"
     if key in _FRACTION_METRICS:
-        return f"{value * 100:,.2f}%"
+        return f"{number * 100:,.2f}%"
     if key in _SECONDS_METRICS:
-        return _duration(value)
+        return _duration(number)
     if key in _DAYS_METRICS:
-        return f"{value:,.0f} days"
-    return f"{value:,.2f}"
+        return f"{number:,.0f} days"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    return f"{number:,.2f}"
 
 
 def _metric_label(key: str) -> str:
@@ -170,6 +172,7 @@ _TRADE_HEADERS = ("#", "Opened (UTC)", "Closed (UTC)", "Strategy", "Exchange", "
 
 def _trade_row(number: int, trade: dict) -> str:
     pnl = trade.get("PNL")
+    pnl_class = f"number {_sign_class(pnl)}".rstrip()
     holding = trade.get("holding_period")
     cells = (
         _cell(str(number), "number"),
@@ -185,8 +188,8 @@ def _trade_row(number: int, trade: dict) -> str:
         _cell(_number(trade.get("qty"), ".8g"), "number"),
         _cell(_number(trade.get("leverage"), "g"), "number"),
         _cell(_number(trade.get("fee"), ",.2f"), "number"),
-        _cell(_number(pnl, ",.2f"), f"number {_sign_class(pnl)}".rstrip()),
-        _cell(_number(trade.get("PNL_percentage"), ",.2f", "%"), f"number {_sign_class(pnl)}".rstrip()),
+        _cell(_number(pnl, ",.2f"), pnl_class),
+        _cell(_number(trade.get("PNL_percentage"), ",.2f", "%"), pnl_class),
         _cell(_duration(holding) if isinstance(holding, numbers.Real) and math.isfinite(holding) else "", "number"),
     )
     return f"<tr>{''.join(cells)}</tr>"
