@@ -353,6 +353,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, raise_stop)
     signal.signal(signal.SIGHUP, raise_stop)
+    # Ctrl-C must work even when started in the background (SIGINT then arrives ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     data_dir = Path(tempfile.mkdtemp(prefix="candlewire-bench-gateway-"))
     try:

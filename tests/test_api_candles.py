@@ -184,11 +184,6 @@ def test_delete_candles_in_a_range_removes_only_those_and_updates_the_range(clie
     assert left.start_time.ToDatetime(timezone.utc) == utc(2024, 1, 1, 1, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TimeRange is half-open [start, end) but DeleteCandles also deletes the candle opening at end_time: "
-    "api/candles.py passes end_time as storage.candles.delete_candles' inclusive end_ms",
-)
 def test_delete_candles_range_excludes_its_end_time(client):
     run_import(client, "binance-perpetual-futures", "BTC-USDT", JAN_1, JAN_2)
 
@@ -309,11 +304,6 @@ def test_run_candle_import_with_bad_params_fails_before_streaming_any_event(clie
     assert session_count(client) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="candles.proto says an unset end_date means 'up to now', but api/candles.py _date_ms() turns "
-    "Date(0,0,0) into an INVALID_ARGUMENT 'params.end_date: must be a valid calendar date'",
-)
 def test_import_without_an_end_date_runs_up_to_now(client):
     yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
 

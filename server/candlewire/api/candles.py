@@ -14,6 +14,10 @@ from candlewire.errors import require
 from candlewire.storage import candles as candle_store
 
 
+def _now_ms() -> int:
+    return int(datetime.now(timezone.utc).timestamp() * 1000)
+
+
 def _date_ms(date, field: str, violations: dict[str, str]) -> int:
     try:
         return int(datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp() * 1000)
@@ -31,7 +35,8 @@ class CandlesServicer(candles_pb2_grpc.CandlesServiceServicer):
         params = request.params
         violations: dict[str, str] = {}
         start_ms = _date_ms(params.start_date, "params.start_date", violations)
-        end_ms = _date_ms(params.end_date, "params.end_date", violations)
+        # An unset end date means "up to now"; the importer keeps only closed minutes.
+        end_ms = _date_ms(params.end_date, "params.end_date", violations) if params.HasField("end_date") else _now_ms()
         require(violations)
         validate_import_request(
             params.exchange,
@@ -112,7 +117,8 @@ class CandlesServicer(candles_pb2_grpc.CandlesServiceServicer):
             if request.range.HasField("start_time"):
                 bounds["start_ms"] = convert.milliseconds_of(request.range.start_time)
             if request.range.HasField("end_time"):
-                bounds["end_ms"] = convert.milliseconds_of(request.range.end_time)
+                # TimeRange is half-open; storage bounds are inclusive.
+                bounds["end_ms"] = convert.milliseconds_of(request.range.end_time) - 1
         count = await asyncio.to_thread(
             candle_store.delete_candles, self.app.engine, request.exchange, request.symbol, **bounds
         )

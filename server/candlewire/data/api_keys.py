@@ -92,28 +92,33 @@ class ApiKeyVault:
         return [record.to_export() for record in self._records()]
 
     def import_(self, records: Iterable[Mapping[str, Any]]) -> int:
-        """Store exported records, all or none; a name already stored raises AlreadyExists.
+        """Store exported records whose names are not taken yet; return how many were stored.
 
-        Records get new ids: an export from another server must not collide with local ids.
+        A batch is checked whole first (nothing is stored if any record is invalid). Records get
+        new ids: an export from another server must not collide with local ids.
         """
         parsed = [_parse_import(index, record) for index, record in enumerate(records)]
         names = [record.name for record in parsed]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise InvalidArgument("duplicate names", {"records": f"names appear more than once: {', '.join(duplicates)}"})
-        if parsed:
-            self._insert(parsed)
-        return len(parsed)
+        return self._insert(parsed, skip_taken=True)
 
-    def _insert(self, records: list[ApiKeyRecord]) -> None:
-        names = [record.name for record in records]
+    def _insert(self, records: list[ApiKeyRecord], skip_taken: bool = False) -> int:
         try:
             with self._engine.begin() as connection:
-                _ensure_names_free(connection, names)
-                connection.execute(sa.insert(_table), [self._row(record) for record in records])
+                taken = set(
+                    connection.scalars(sa.select(_table.c.name).where(_table.c.name.in_([r.name for r in records])))
+                )
+                if taken and not skip_taken:
+                    raise AlreadyExists(f"API key names already in use: {', '.join(sorted(taken))}")
+                fresh = [record for record in records if record.name not in taken]
+                if fresh:
+                    connection.execute(sa.insert(_table), [self._row(record) for record in fresh])
         except sa.exc.IntegrityError:
             # A concurrent create took a name between the check and the insert.
-            raise AlreadyExists(f"API key names already in use: {', '.join(names)}") from None
+            raise AlreadyExists("API key names already in use") from None
+        return len(fresh)
 
     def _records(self) -> list[ApiKeyRecord]:
         with self._engine.connect() as connection:
@@ -197,9 +202,3 @@ def _parse_import(index: int, record: Mapping[str, Any]) -> ApiKeyRecord:
         record.get("extra"),
         field_prefix=f"records[{index}].",
     )
-
-
-def _ensure_names_free(connection: sa.Connection, names: list[str]) -> None:
-    taken = sorted(connection.scalars(sa.select(_table.c.name).where(_table.c.name.in_(names))))
-    if taken:
-        raise AlreadyExists(f"API key names already in use: {', '.join(taken)}")

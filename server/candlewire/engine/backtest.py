@@ -51,10 +51,8 @@ def run_backtest(
     data_routes = list(data_routes or [])
     if not routes:
         raise InvalidBacktestInput("at least one route is required", {"routes": "empty"})
-    max_minutes = max(timeframe_minutes(r["timeframe"]) for r in [*routes, *data_routes])
+    max_minutes = max(timeframe_minutes_or_error(r.get("timeframe", ""), "timeframe") for r in [*routes, *data_routes])
     warm_minutes = settings["warm_up_candles"] * max_minutes
-    _set_indicator_warm_up(settings["warm_up_candles"])
-
     markets = _markets(routes, data_routes, candles, warmup_candles or {}, warm_minutes)
     strategies = [
         _strategy(route, index, strategy_loader, hyperparameters) for index, route in enumerate(routes)
@@ -78,7 +76,11 @@ def run_backtest(
     for route, strategy in zip(simulator.routes, strategies):
         strategy._sim = simulator
         strategy._route = route
-    simulator.run(on_progress=on_progress, should_stop=should_stop)
+    previous_warm_up = _set_indicator_warm_up(settings["warm_up_candles"])
+    try:
+        simulator.run(on_progress=on_progress, should_stop=should_stop)
+    finally:
+        _set_indicator_warm_up(previous_warm_up)
     return _result(simulator, settings, generate_charts)
 
 
@@ -119,13 +121,18 @@ def _settings(config: dict) -> dict:
     }
 
 
-def _set_indicator_warm_up(bars: int) -> None:
-    """Non-sequential indicator calls see the last `warm_up_candles` bars (spec "Indicators")."""
+def _set_indicator_warm_up(bars: int | None) -> int | None:
+    """Non-sequential indicator calls see the last `warm_up_candles` bars (spec "Indicators").
+    The indicators keep that number process-wide; returns the previous value to restore."""
+    if bars is None:
+        return None
     try:
-        from candlewire.indicators.helpers import set_warm_up_candles
+        from candlewire.indicators.helpers import get_warm_up_candles, set_warm_up_candles
     except ImportError:
-        return
+        return None
+    previous = get_warm_up_candles()
     set_warm_up_candles(max(bars, 1))
+    return previous
 
 
 def _markets(routes, data_routes, candles, warmup_candles, warm_minutes) -> dict[str, SymbolMarket]:

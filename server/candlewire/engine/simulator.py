@@ -56,7 +56,6 @@ from candlewire.engine.timeframes import MINUTE_MS
 
 SAMPLE_EVERY_MINUTES = 1440
 PROGRESS_UPDATES = 100
-_INTENT_KINDS = ("buy", "sell", "stop_loss", "take_profit")
 
 
 class RouteInfo:
@@ -410,9 +409,10 @@ class Simulator:
         """Re-assigning buy/sell (same side as the position), stop_loss or take_profit while a
         position is open cancels that kind's active orders and submits the new set."""
         position = route.position
-        if position.qty == 0:
-            return
         strategy = route.strategy
+        if position.qty == 0 or not strategy._intents_changed:
+            return
+        strategy._intents_changed = False
         entry_kind = "buy" if position.qty > 0 else "sell"
         for kind in (entry_kind, "stop_loss", "take_profit"):
             pairs = getattr(strategy, "_intent_" + kind)
@@ -435,6 +435,7 @@ class Simulator:
         strategy = route.strategy
         strategy._intent_buy = strategy._intent_sell = None
         strategy._intent_stop_loss = strategy._intent_take_profit = None
+        strategy._intents_changed = False
         route.submitted = {}
         route.cycle_orders = [o for o in route.active_orders]
 

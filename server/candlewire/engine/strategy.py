@@ -84,6 +84,7 @@ def _order_property(kind: str):
     def setter(self, value):
         normalized = _normalize_orders(kind, value)
         setattr(self, attribute, value if normalized is None else normalized)
+        self._intents_changed = True
         frame = sys._getframe(1)
         setattr(self, site, (frame.f_code.co_filename, frame.f_lineno))
 
@@ -122,6 +123,7 @@ class Strategy:
         self.hp: dict = {}
         self._intent_buy = self._intent_sell = self._intent_stop_loss = self._intent_take_profit = None
         self._site_buy = self._site_sell = self._site_stop_loss = self._site_take_profit = (None, None)
+        self._intents_changed = False  # an order intent was assigned since the engine last looked
         self._method_cache: dict = {}
         self._cache_epoch = 0
         self._sim = None

@@ -36,18 +36,14 @@ def validate_source(source: str, class_name: str) -> list[Diagnostic]:
         tree = ast.parse(source)
     except SyntaxError as error:
         return [Diagnostic(error.lineno or 1, error.offset or 1, "error", f"syntax error: {error.msg}")]
-    except ValueError as error:  # e.g. a NUL byte, which compile() rejects before parsing
-        return [Diagnostic(1, 1, "error", str(error))]
+    except (ValueError, RecursionError, MemoryError) as error:  # a NUL byte; absurdly deep nesting
+        return [Diagnostic(1, 1, "error", f"cannot compile: {error}")]
 
-    strategy_classes = [node for node in tree.body if isinstance(node, ast.ClassDef) and _derives_from_strategy(node)]
-    if not strategy_classes:
+    strategy = _strategy_class(tree, class_name)
+    if strategy is None:
         return [Diagnostic(1, 1, "error", f"no class deriving from Strategy; define `class {class_name}(Strategy):`")]
-    named = [node for node in strategy_classes if node.name == class_name]
     diagnostics: list[Diagnostic] = []
-    if named:
-        strategy = named[0]
-    else:
-        strategy = strategy_classes[0]
+    if strategy.name != class_name:
         diagnostics.append(
             _at(strategy, "error", f"the strategy class must be named {class_name} (its directory's name) to be loaded")
         )
@@ -60,15 +56,19 @@ def declared_hyperparameters(source: str, class_name: str) -> list[dict[str, Any
     """The well-formed entries of the literal list `hyperparameters()` returns; [] when it cannot be
     read without running code (best effort: a computed list is only known at run time)."""
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+        strategy = _strategy_class(ast.parse(source), class_name)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    classes = [node for node in tree.body if isinstance(node, ast.ClassDef) and _derives_from_strategy(node)]
-    strategy = next((node for node in classes if node.name == class_name), classes[0] if classes else None)
     if strategy is None:
         return []
     entries, _ = _literal_hyperparameters(strategy)
     return [entry.spec for entry in entries if entry.spec is not None]
+
+
+def _strategy_class(tree: ast.Module, class_name: str) -> ast.ClassDef | None:
+    """The top-level Strategy subclass named `class_name`, else the first Strategy subclass."""
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef) and _derives_from_strategy(node)]
+    return next((node for node in classes if node.name == class_name), classes[0] if classes else None)
 
 
 def _at(node: ast.AST, severity: Severity, message: str) -> Diagnostic:

@@ -141,9 +141,10 @@ Global___ListSymbolsResponse: _TypeAlias = ListSymbolsResponse  # noqa: Y015
 @_typing.final
 class ApiKey(_message.Message):
     """Credentials for one exchange account. In every response except
-    ExportApiKeys, api_key, api_secret, passphrase and the extra values hold a
-    masked form: the first and last 4 characters around "••••"
-    (e.g. "abcd••••wxyz"), or just "••••" for values of 8 characters or fewer.
+    ExportApiKeys, api_key, api_secret and passphrase hold a masked form: the
+    first and last 4 characters around "…" (e.g. "abcd…wxyz"), or just "………"
+    for values of 12 characters or fewer. `extra` holds settings, not secrets,
+    and is shown as stored.
     """
 
     DESCRIPTOR: _descriptor.Descriptor

@@ -140,9 +140,10 @@ export const ListSymbolsResponseSchema: GenMessage<ListSymbolsResponse> = /*@__P
 
 /**
  * Credentials for one exchange account. In every response except
- * ExportApiKeys, api_key, api_secret, passphrase and the extra values hold a
- * masked form: the first and last 4 characters around "••••"
- * (e.g. "abcd••••wxyz"), or just "••••" for values of 8 characters or fewer.
+ * ExportApiKeys, api_key, api_secret and passphrase hold a masked form: the
+ * first and last 4 characters around "…" (e.g. "abcd…wxyz"), or just "………"
+ * for values of 12 characters or fewer. `extra` holds settings, not secrets,
+ * and is shown as stored.
  *
  * @generated from message candlewire.v1.ApiKey
  */
