@@ -171,6 +171,18 @@ def test_a_symlink_leading_out_of_the_workspace_is_refused(workspace, tmp_path):
     assert workspace.list()[0] == []
 
 
+def test_a_source_file_linking_out_of_its_strategy_is_refused(workspace, tmp_path):
+    workspace.create("Linked")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password\n")
+    source_file = tmp_path / "strategies" / "Linked" / "__init__.py"
+    source_file.unlink()
+    source_file.symlink_to(secret)
+
+    with pytest.raises(InvalidArgument):
+        workspace.source("Linked")
+
+
 def test_snapshot_returns_the_source_a_run_would_use(workspace):
     workspace.create("SmaCross")
     workspace.save("SmaCross", "# version 2\n")
@@ -274,3 +286,4 @@ def test_computed_hyperparameters_are_an_info_not_an_error():
         """
 
     assert problems(text) == [(5, "info")]
+

@@ -10,7 +10,7 @@ from google.protobuf import empty_pb2, timestamp_pb2
 from candlewire.api.v1 import common_pb2, strategy_pb2, strategy_pb2_grpc
 from candlewire.errors import InvalidArgument
 from candlewire.strategies.diagnostics import declared_hyperparameters, validate_source
-from candlewire.strategies.workspace import StrategyInfo, StrategyWorkspace, validate_name
+from candlewire.strategies.workspace import MAX_SOURCE_BYTES, StrategyInfo, StrategyWorkspace, validate_name
 
 SEVERITIES = {
     "error": strategy_pb2.DIAGNOSTIC_SEVERITY_ERROR,
@@ -112,6 +112,8 @@ class StrategyServicer(strategy_pb2_grpc.StrategyServiceServicer):
         name = validate_name(request.name)
         # Unsaved source may belong to a strategy not created yet; only the stored one must exist.
         source = request.source if request.HasField("source") else await asyncio.to_thread(self.workspace.source, name)
+        if len(source.encode("utf-8")) > MAX_SOURCE_BYTES:
+            raise InvalidArgument("strategy source too large", {"source": f"must be at most {MAX_SOURCE_BYTES} bytes"})
         diagnostics = await asyncio.to_thread(validate_source, source, name)
         return strategy_pb2.ValidateStrategyResponse(
             valid=not any(d.severity == "error" for d in diagnostics),

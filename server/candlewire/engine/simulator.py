@@ -315,7 +315,7 @@ class Simulator:
             should_long = strategy.should_long()
             if should_short and should_long:
                 filename, line = method_site(type(strategy), "should_long")
-                short_file, short_line = method_site(type(strategy), "should_short")
+                _, short_line = method_site(type(strategy), "should_short")
                 raise ConflictingRules(
                     f"should_long() and should_short() are both True at the same time "
                     f"(should_short at line {short_line})",

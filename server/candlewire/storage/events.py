@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -26,6 +26,10 @@ class EventRecord:
     kind: str
     time: datetime
     payload: dict[str, Any]
+
+
+# Selected in EventRecord's field order, so rows become records positionally (the replay hot path).
+_RECORD_COLUMNS = [_events.c[field.name] for field in fields(EventRecord)]
 
 
 class NewEvent(NamedTuple):
@@ -75,13 +79,13 @@ def events_after(
     engine: sa.Engine, session_id: str, after_session_sequence: int = 0, limit: int = DEFAULT_LIMIT
 ) -> list[EventRecord]:
     query = (
-        sa.select(_events)
+        sa.select(*_RECORD_COLUMNS)
         .where(_events.c.session_id == session_id, _events.c.session_sequence > after_session_sequence)
         .order_by(_events.c.session_sequence)
         .limit(limit)
     )
     with engine.connect() as connection:
-        return [EventRecord(**row._asdict()) for row in connection.execute(query)]
+        return [EventRecord(*row) for row in connection.execute(query)]
 
 
 def events_after_global(
@@ -93,7 +97,7 @@ def events_after_global(
     limit: int = DEFAULT_LIMIT,
 ) -> list[EventRecord]:
     """Events of all sessions after a global cursor; `kinds` filters by session kind, `types` by event kind."""
-    query = sa.select(_events).where(_events.c.sequence > after_sequence)
+    query = sa.select(*_RECORD_COLUMNS).where(_events.c.sequence > after_sequence)
     if session_ids:
         query = query.where(_events.c.session_id.in_(list(session_ids)))
     if types:
@@ -104,7 +108,7 @@ def events_after_global(
         )
     query = query.order_by(_events.c.sequence).limit(limit)
     with engine.connect() as connection:
-        return [EventRecord(**row._asdict()) for row in connection.execute(query)]
+        return [EventRecord(*row) for row in connection.execute(query)]
 
 
 def latest_sequence(engine: sa.Engine) -> int:

@@ -163,8 +163,11 @@ class StrategyWorkspace:
 
     def _existing(self, name: str) -> Path:
         path = self._path(name)
-        if not (path / SOURCE_FILE).is_file():
+        source = path / SOURCE_FILE
+        if not source.is_file():
             raise NotFound(f"strategy {name!r} not found")
+        if source.resolve().parent != path.resolve():
+            raise InvalidArgument(f"strategy {name!r} is outside the workspace", {"name": "its source file links out of the strategy directory"})
         return path
 
     def _refuse_taken(self, name: str) -> None:
