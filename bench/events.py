@@ -30,8 +30,8 @@ async def measure(settings: Settings) -> None:
             "test_job", {"steps": LOG_EVENTS // EVENTS_PER_STEP, "events_per_step": EVENTS_PER_STEP}
         )
         received = 0
-        async for _ in runtime.watch(record.id):
-            received += 1
+        async for batch in runtime.watch(record.id):
+            received += len(batch)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.shutdown()

@@ -10,6 +10,8 @@ directory unless --database-url/--postgres), logs in, then measures:
 2. Events per second through one Watch stream of a test job emitting --events log events:
    live over gRPC direct (target >= 20 000 events/s), live over gRPC through Envoy, live over
    REST NDJSON through Envoy, and a replay of the finished job from cursor 0 (from the database).
+   Streams send batches of events (`TestJobEventBatch`, one NDJSON line per batch); the figures
+   count the events inside them, and also report how many batches carried them.
 
 Usage (from the repository root):
     PYTHONPATH=server:clients/python .venv/bin/python bench/gateway.py [--calls N] [--events N]
@@ -232,6 +234,7 @@ def measure_latencies(callers: dict[str, Callable[[], None]], calls: int, warmup
 class StreamFigures:
     label: str
     events: int = 0
+    batches: int = 0
     log_events: int = 0
     terminal: str = ""
     start_to_first: float = 0.0  # s from StartTestJob (or the Watch call for a replay) to the first event
@@ -245,6 +248,10 @@ class StreamFigures:
         return self.events / self.first_to_last if self.first_to_last else 0.0
 
     @property
+    def events_per_batch(self) -> float:
+        return self.events / self.batches if self.batches else 0.0
+
+    @property
     def steady_rate(self) -> float:
         """Rate once the worker runs: from the first log event (skips the worker's start-up)."""
         return self.log_events / self.first_log_to_last if self.first_log_to_last else 0.0
@@ -255,21 +262,24 @@ def watch_grpc(stub, session_id: str, metadata, started: float, label: str, afte
     clock = time.perf_counter
     first = first_log = last = 0.0
     request = test_jobs_pb2.WatchTestJobRequest(id=session_id, after_sequence=after_sequence)
-    for event in stub.WatchTestJob(request, metadata=metadata, timeout=STREAM_TIMEOUT):
+    for batch in stub.WatchTestJob(request, metadata=metadata, timeout=STREAM_TIMEOUT):
         last = clock()
-        if not figures.events:
+        if not figures.batches:
             first = last
-        figures.events += 1
-        which = event.WhichOneof("event")
-        if which == "log":
-            if not figures.log_events:
-                first_log = last
-            figures.log_events += 1
-        elif which == "session" and event.session.status in TERMINAL:
-            figures.terminal = common_pb2.SessionStatus.Name(event.session.status)
+        figures.batches += 1
+        if batch.HasField("error"):
+            raise RuntimeError(f"{label}: stream error {batch.error.message}")
+        figures.events += len(batch.events)
+        for event in batch.events:
+            which = event.WhichOneof("event")
+            if which == "log":
+                if not figures.log_events:
+                    first_log = last
+                figures.log_events += 1
+            elif which == "session" and event.session.status in TERMINAL:
+                figures.terminal = common_pb2.SessionStatus.Name(event.session.status)
+        if figures.terminal:
             break
-        elif which == "error":
-            raise RuntimeError(f"{label}: stream error {event.error.message}")
     figures.start_to_first = first - started
     figures.first_to_last = last - first
     figures.first_log_to_last = last - first_log if first_log else 0.0
@@ -287,21 +297,23 @@ def watch_rest(client: httpx.Client, session_id: str, started: float, label: str
             if not line:
                 continue
             last = clock()
-            if not figures.events:
+            if not figures.batches:
                 first = last
-            figures.events += 1
-            # Full JSON parsing only where it matters; the key test keeps the client cheap.
-            if '"log"' in line and '"session"' not in line:
-                if not figures.log_events:
-                    first_log = last
-                figures.log_events += 1
-                continue
-            event = json.loads(line)
-            if "session" in event and event["session"].get("status") in TERMINAL_JSON:
-                figures.terminal = event["session"]["status"]
+            figures.batches += 1
+            batch = json.loads(line)  # one line = one batch: {"events": [...]} (or {"error": ...} last)
+            if "error" in batch:
+                raise RuntimeError(f"{label}: stream error {batch['error']}")
+            events = batch.get("events", [])
+            figures.events += len(events)
+            for event in events:
+                if "log" in event:
+                    if not figures.log_events:
+                        first_log = last
+                    figures.log_events += 1
+                elif "session" in event and event["session"].get("status") in TERMINAL_JSON:
+                    figures.terminal = event["session"]["status"]
+            if figures.terminal:
                 break
-            if "error" in event:
-                raise RuntimeError(f"{label}: stream error {event['error']}")
     figures.start_to_first = first - started
     figures.first_to_last = last - first
     figures.first_log_to_last = last - first_log if first_log else 0.0
@@ -476,14 +488,16 @@ def bench(server: Server, args) -> int:
     for key, name in names.items():
         print(f"  ({key}) {name:<45} {med[key]:>10.3f} {p99[key]:>10.3f} {min(samples[key]):>8.3f}")
     print()
-    print(f"{'stream (one Watch)':<38} {'events':>7} {'log':>7} {'to 1st s':>8} {'1st→last s':>10} {'events/s':>9} {'log/s steady':>12} {'srv CPU s':>9} {'envoy CPU s':>11}  end")
+    print(f"{'stream (one Watch)':<38} {'events':>7} {'log':>7} {'batches':>7} {'ev/batch':>8} {'to 1st s':>8} {'1st→last s':>10} {'events/s':>9} {'log/s steady':>12} {'srv CPU s':>9} {'envoy CPU s':>11}  end")
     for s in streams:
         print(
-            f"  {s.label:<36} {s.events:>7} {s.log_events:>7} {s.start_to_first:>8.2f} {s.first_to_last:>10.2f} "
-            f"{s.rate:>9,.0f} {s.steady_rate:>12,.0f} {s.server_cpu:>9.2f} {s.envoy_cpu:>11.2f}  {s.terminal or 'NO TERMINAL EVENT'}"
+            f"  {s.label:<36} {s.events:>7} {s.log_events:>7} {s.batches:>7} {s.events_per_batch:>8.1f} {s.start_to_first:>8.2f} "
+            f"{s.first_to_last:>10.2f} {s.rate:>9,.0f} {s.steady_rate:>12,.0f} {s.server_cpu:>9.2f} {s.envoy_cpu:>11.2f}  "
+            f"{s.terminal or 'NO TERMINAL EVENT'}"
         )
-    print("  (events/s = all events / first→last; log/s steady = log events / first log event→last; "
-          "'to 1st' counts from StartTestJob for live runs; srv CPU includes the job's worker process)")
+    print("  (events counted inside the batches; events/s = all events / first→last batch; log/s steady = log events / "
+          "batch of the first log event→last; 'to 1st' counts from StartTestJob for live runs to the first batch; "
+          "srv CPU includes the job's worker process)")
     print()
     live = streams[0]
     rows = [

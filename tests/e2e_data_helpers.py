@@ -13,7 +13,7 @@ import httpx
 import pytest
 from google.type import date_pb2
 
-from candlewire_client import field_violations
+from candlewire_client import events as each_event, field_violations
 from candlewire_client.v1 import candles_pb2, common_pb2, system_pb2
 from pg import throwaway_postgres_url
 
@@ -41,8 +41,8 @@ def import_request(exchange: str, symbol: str, start: date, end: date | None = N
 
 
 def run_import(client, exchange: str, symbol: str, start: date, end: date) -> list[candles_pb2.CandleImportEvent]:
-    """Every event of a RunCandleImport call, until the stream ends."""
-    return list(client.candles.RunCandleImport(import_request(exchange, symbol, start, end), timeout=120))
+    """Every event of a RunCandleImport call (the server sends them in batches), until the stream ends."""
+    return list(each_event(client.candles.RunCandleImport(import_request(exchange, symbol, start, end), timeout=120)))
 
 
 def events_of(events, kind: str) -> list[Any]:

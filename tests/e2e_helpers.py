@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import time
@@ -13,6 +14,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from candlewire_client import events
 from candlewire_client.testing.v1 import test_jobs_pb2
 from candlewire_client.v1 import common_pb2, system_pb2
 from pg import throwaway_postgres_url
@@ -95,9 +97,29 @@ def wait_finished(client, session_id: str, timeout: float = 30.0) -> test_jobs_p
     return wait_status(client, session_id, TERMINAL, timeout)
 
 
-def watch(client, session_id: str, after_sequence: int = 0, timeout: float = 30.0) -> list[test_jobs_pb2.TestJobEvent]:
+def watch_batches(client, session_id: str, after_sequence: int = 0, timeout: float = 30.0) -> list[test_jobs_pb2.TestJobEventBatch]:
+    """Every message of a WatchTestJob call until the stream ends: batches of one or more events."""
     request = test_jobs_pb2.WatchTestJobRequest(id=session_id, after_sequence=after_sequence)
-    return list(client.test_jobs.WatchTestJob(request, timeout=timeout))
+    batches = list(client.test_jobs.WatchTestJob(request, timeout=timeout))
+    for batch in batches:
+        assert batch.events, f"an empty batch in the watch of {session_id}"
+        assert not batch.HasField("error"), f"an error batch in a watch that ended OK: {batch.error}"
+    return batches
+
+
+def watch(client, session_id: str, after_sequence: int = 0, timeout: float = 30.0) -> list[test_jobs_pb2.TestJobEvent]:
+    """Every event of a WatchTestJob call, in order, until the stream ends."""
+    return [event for batch in watch_batches(client, session_id, after_sequence, timeout) for event in batch.events]
+
+
+def rest_batches(lines) -> list[dict]:
+    """The batches of a REST (NDJSON or SSE `data:`) watch stream: each line one `{"events": [...]}`."""
+    batches = []
+    for line in lines:
+        batch = json.loads(line)
+        assert set(batch) == {"events"} and batch["events"], f"not a batch of events: {line}"
+        batches.append(batch)
+    return batches
 
 
 def running_job(client, session_id: str, timeout: float = 10.0) -> system_pb2.Job:

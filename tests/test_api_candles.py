@@ -10,7 +10,9 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from candlewire_client.v1 import candles_pb2, common_pb2
+from candlewire_client import events as each_event
+from candlewire_client.testing.v1 import test_jobs_pb2
+from candlewire_client.v1 import candles_pb2, common_pb2, system_pb2
 from e2e_data_helpers import (
     FAKE_GAP_END,
     FAKE_GAP_MINUTES,
@@ -110,7 +112,11 @@ def test_start_and_watch_candle_import_over_rest_stream_newline_delimited_json(r
 
     with rest.stream("GET", f"/v1/candles/imports/{session['id']}:watch") as response:
         assert response.status_code == 200
-        events = [json.loads(line) for line in response.iter_lines() if line.strip()]
+        batches = [json.loads(line) for line in response.iter_lines() if line.strip()]
+
+    # Each line is one batch of events: `{"events": [...]}`.
+    assert batches and all(set(batch) == {"events"} and batch["events"] for batch in batches)
+    events = [event for batch in batches for event in batch["events"]]
 
     assert [int(event["sequence"]) for event in events] == list(range(1, len(events) + 1))
     (result,) = [event["result"] for event in events if "result" in event]
@@ -136,7 +142,9 @@ def test_get_candle_import_returns_its_params_and_result(client, rest, btc_impor
 def test_watch_candle_import_after_a_sequence_replays_only_later_events(client, btc_import):
     session_id = btc_import[0].session.id
 
-    replayed = list(client.candles.WatchCandleImport(candles_pb2.WatchCandleImportRequest(id=session_id, after_sequence=3), timeout=10))
+    replayed = list(each_event(client.candles.WatchCandleImport(
+        candles_pb2.WatchCandleImportRequest(id=session_id, after_sequence=3), timeout=10
+    )))
 
     assert replayed == btc_import[3:]
 
@@ -146,6 +154,38 @@ def test_cancelling_a_finished_import_is_failed_precondition(client, btc_import)
         client.candles.CancelCandleImport(candles_pb2.CancelCandleImportRequest(id=btc_import[0].session.id))
 
     assert get_import(client, btc_import[0].session.id).session.status == SUCCEEDED
+
+
+def test_cancelling_a_queued_import_cancels_it_at_once(client):
+    def running(session_id: str) -> bool:
+        return any(job.session_id == session_id and job.pid for job in client.system.ListJobs(system_pb2.ListJobsRequest()).jobs)
+
+    # Two endless test jobs take both worker slots (CANDLEWIRE_MAX_JOBS=2), so the import waits.
+    blockers = [client.test_jobs.StartTestJob(test_jobs_pb2.StartTestJobRequest(steps=10_000, step_interval_ms=50)) for _ in range(2)]
+    try:
+        for blocker in blockers:
+            wait_until(lambda: running(blocker.id))
+        queued = client.candles.StartCandleImport(import_request("binance-spot", "BTC-USDT", JAN_1, JAN_2))
+        assert queued.status == common_pb2.SESSION_STATUS_QUEUED
+
+        cancelled = client.candles.CancelCandleImport(candles_pb2.CancelCandleImportRequest(id=queued.id), timeout=10)
+
+        assert cancelled.status == common_pb2.SESSION_STATUS_CANCELLED
+        watched = list(each_event(client.candles.WatchCandleImport(candles_pb2.WatchCandleImportRequest(id=queued.id), timeout=10)))
+        assert [session.status for session in events_of(watched, "session")] == [
+            common_pb2.SESSION_STATUS_QUEUED, common_pb2.SESSION_STATUS_CANCELLED
+        ]
+    finally:
+        for blocker in blockers:
+            client.test_jobs.CancelTestJob(test_jobs_pb2.CancelTestJobRequest(id=blocker.id), timeout=10)
+
+
+def test_cancelling_an_unknown_import_is_not_found(client, rest):
+    with rpc_fails(grpc.StatusCode.NOT_FOUND):
+        client.candles.CancelCandleImport(candles_pb2.CancelCandleImportRequest(id="0" * 32))
+    response = rest.post(f"/v1/candles/imports/{'0' * 32}:cancel", json={})
+    assert response.status_code == 404
+    assert response.json()["code"] == 5
 
 
 def test_get_candle_import_of_an_unknown_id_is_not_found(client, rest):
@@ -249,7 +289,7 @@ def test_cancel_candle_import_stops_a_long_import_within_two_seconds(client):
 
     assert cancelled.status == common_pb2.SESSION_STATUS_CANCELLED
     assert took < 2.0
-    watched = list(client.candles.WatchCandleImport(candles_pb2.WatchCandleImportRequest(id=session.id), timeout=10))
+    watched = list(each_event(client.candles.WatchCandleImport(candles_pb2.WatchCandleImportRequest(id=session.id), timeout=10)))
     assert watched[-1].session.status == common_pb2.SESSION_STATUS_CANCELLED
     assert get_import(client, session.id).session.status == common_pb2.SESSION_STATUS_CANCELLED
 
@@ -322,24 +362,3 @@ def test_import_of_a_symbol_the_exchange_does_not_list_fails_with_a_clear_error(
     assert get_import(client, final.id).session.error.message == final.error.message
     assert ranges(client, "binance-spot", "DOGE-USDT") == []
 
-
-# --- capabilities that arrive with the backtest engine -------------------------------------------
-
-
-def test_import_candle_file_is_unimplemented_until_the_backtest_engine(client, rest):
-    with rpc_fails(grpc.StatusCode.UNIMPLEMENTED) as failure:
-        client.candles.ImportCandleFile(candles_pb2.ImportCandleFileRequest(exchange="binance-spot", symbol="BTC-USDT"))
-    response = rest.post("/v1/candles:importFile", json={"exchange": "binance-spot", "symbol": "BTC-USDT"})
-
-    assert "ImportCandleFile" in failure["details"] and "backtest engine" in failure["details"]
-    assert response.status_code == 501
-
-
-def test_get_candles_is_unimplemented_until_the_backtest_engine(client, rest):
-    with rpc_fails(grpc.StatusCode.UNIMPLEMENTED) as failure:
-        client.candles.GetCandles(candles_pb2.GetCandlesRequest(exchange="binance-spot", symbol="BTC-USDT", timeframe="1h"))
-    response = rest.get("/v1/candles", params={"exchange": "binance-spot", "symbol": "BTC-USDT", "timeframe": "1h"})
-
-    assert "GetCandles" in failure["details"] and "backtest engine" in failure["details"]
-    assert response.status_code == 501
-    assert response.json()["code"] == grpc.StatusCode.UNIMPLEMENTED.value[0]

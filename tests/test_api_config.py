@@ -101,13 +101,15 @@ def test_rest_patch_without_a_mask_is_400(rest):
 @pytest.mark.parametrize(
     "path, change, violation",
     [
-        ("backtest.warm_up_candles", lambda c: setattr(c.backtest, "warm_up_candles", -1), "backtest.warm_up_candles"),
+        # Violations name the field by its path in the request (UpdateConfigRequest.config.…).
+        ("backtest.warm_up_candles", lambda c: setattr(c.backtest, "warm_up_candles", -1),
+         "config.backtest.warm_up_candles"),
         ("backtest.exchanges", lambda c: setattr(c.backtest.exchanges[0], "exchange", "no-such-exchange"),
-         "backtest.exchanges[0].exchange"),
+         "config.backtest.exchanges[0].exchange"),
         ("live.exchanges", lambda c: setattr(c.live.exchanges[1], "futures_leverage", 0),
-         "live.exchanges[1].futures_leverage"),
-        ("backtest.exchanges", lambda c: setattr(c.backtest.exchanges[0], "fee", 1.0), "backtest.exchanges[0].fee"),
-        ("jobs.max_concurrent_jobs", lambda c: setattr(c.jobs, "max_concurrent_jobs", 0), "jobs.max_concurrent_jobs"),
+         "config.live.exchanges[1].futures_leverage"),
+        ("backtest.exchanges", lambda c: setattr(c.backtest.exchanges[0], "fee", 1.0), "config.backtest.exchanges[0].fee"),
+        ("jobs.max_concurrent_jobs", lambda c: setattr(c.jobs, "max_concurrent_jobs", 0), "config.jobs.max_concurrent_jobs"),
     ],
     ids=["negative-warm-up", "unknown-exchange", "leverage-0", "fee-1.0", "zero-jobs"],
 )
@@ -130,9 +132,9 @@ def test_every_invalid_field_is_named_in_one_error(client):
     config.backtest.exchanges[0].fee = 1.0
     config.backtest.exchanges[1].futures_leverage = 0
     error = rpc_error(lambda: update(client, config, "backtest"))
-    assert {"backtest.warm_up_candles", "backtest.exchanges[0].fee", "backtest.exchanges[1].futures_leverage"} <= set(
-        field_violations(error)
-    )
+    assert {
+        "config.backtest.warm_up_candles", "config.backtest.exchanges[0].fee", "config.backtest.exchanges[1].futures_leverage"
+    } <= set(field_violations(error))
     assert get_config(client) == before
 
 
@@ -140,7 +142,7 @@ def test_an_unknown_mask_path_is_rejected_naming_update_mask(client):
     before = get_config(client)
     error = rpc_error(lambda: update(client, config_pb2.Config(), "backtest.no_such_field"))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "update_mask" in field_violations(error)
+    assert "update_mask" in field_violations(error)  # the mask keeps its own name, no "config." prefix
     assert "backtest.no_such_field" in field_violations(error)["update_mask"]
     assert get_config(client) == before
 

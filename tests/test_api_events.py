@@ -1,4 +1,5 @@
-"""EventService.Subscribe end to end: the global cursor, resuming after a disconnect, and the filters."""
+"""EventService.Subscribe end to end: the global cursor (unset, 0, resuming after a disconnect), the
+filters, and the batches every message carries."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import grpc
 import pytest
 
+from candlewire_client import events as each_event
 from candlewire_client.v1 import common_pb2, event_pb2, system_pb2
 from e2e_helpers import TERMINAL, start_test_job, wait_finished
 
@@ -24,14 +26,25 @@ def subscribe(client, timeout: float = 30.0, **request):
 
 
 def read_until(call, done, limit: int = 100_000) -> list[event_pb2.Event]:
-    """Events of a Subscribe call up to and including the first one for which `done(event)` holds."""
+    """Events of a Subscribe call up to and including the first one for which `done(event)` holds.
+
+    The call streams batches; this may stop inside one (the cursor to resume from is per event).
+    """
     events = []
-    for event in call:
+    for event in each_event(checked_batches(call)):
         events.append(event)
         if done(event) or len(events) >= limit:
             break
     call.cancel()
     return events
+
+
+def checked_batches(call):
+    """The batches of a Subscribe call, each holding at least one event and no error."""
+    for batch in call:
+        assert batch.events, "an empty batch"
+        assert not batch.HasField("error"), f"an error batch: {batch.error}"
+        yield batch
 
 
 def ends(session_ids):
@@ -79,19 +92,37 @@ def test_subscribe_resumes_after_a_disconnect_without_gap_or_duplicate(client):
     assert first + resumed == replay
 
 
-@pytest.mark.xfail(
-    reason="api/events.py passes after_sequence=0 straight to runtime.subscribe, which replays the whole "
-    "history; event.proto says 0 streams new events only (use runtime.latest_sequence())",
-    strict=True,
-)
-def test_subscribe_with_a_zero_cursor_streams_only_new_events(client):
+def test_subscribe_without_a_cursor_streams_only_new_events(client):
     old = start_test_job(client, steps=1)
     wait_finished(client, old.id)
-    call = subscribe(client, after_sequence=0)
-    new = start_test_job(client, steps=1)
+    call = subscribe(client)  # after_sequence unset: from now on
+    # Steps 200 ms apart: the job still runs, and ends, after the server has taken the subscription.
+    new = start_test_job(client, steps=3, step_interval_ms=200)
     events = read_until(call, ends([new.id]))
     assert old.id not in {event.session_id for event in events}
     assert new.id in {event.session_id for event in events}
+    assert [e.sequence for e in events] == sorted({e.sequence for e in events})
+    new_events = [event for event in events if event.session_id == new.id]
+    # Whatever of the new job arrived is its tail, without a gap, up to its terminal status.
+    numbers = [event.session_sequence for event in new_events]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    assert new_events[-1].session.status == S.SESSION_STATUS_SUCCEEDED
+
+
+def test_subscribe_with_a_zero_cursor_replays_from_the_beginning(client):
+    old = start_test_job(client, steps=2, events_per_step=1)
+    wait_finished(client, old.id)
+    call = subscribe(client, after_sequence=0)
+    new = start_test_job(client, steps=1)
+    events = read_until(call, ends([old.id, new.id]))
+    # Every stored event from the very first one (the global sequence starts at 1), then the new ones.
+    assert [event.sequence for event in events] == list(range(1, len(events) + 1))
+    old_events = [event for event in events if event.session_id == old.id]
+    assert [event.session_sequence for event in old_events] == list(range(1, len(old_events) + 1))
+    assert old_events[0].session.status == S.SESSION_STATUS_QUEUED
+    assert old_events[-1].session.status == S.SESSION_STATUS_SUCCEEDED
+    assert new.id in {event.session_id for event in events}
+    assert events[-1].session_id == new.id and events[-1].session.status == S.SESSION_STATUS_SUCCEEDED
 
 
 def test_subscribe_filters_by_session_id(client):
@@ -150,8 +181,11 @@ def test_subscribe_over_rest_streams_newline_delimited_json(client, rest):
         assert response.status_code == 200
         for line in response.iter_lines():
             if line.strip():
-                events.append(json.loads(line))
+                batch = json.loads(line)  # each line is one batch: {"events": [...]}
+                assert set(batch) == {"events"} and batch["events"], line
+                events += batch["events"]
                 if events[-1].get("session", {}).get("status") == "SESSION_STATUS_SUCCEEDED":
                     break
+    assert events[-1]["session"]["status"] == "SESSION_STATUS_SUCCEEDED"
     assert {event["sessionId"] for event in events} == {session.id}
     assert [int(event["sessionSequence"]) for event in events] == list(range(1, len(events) + 1))

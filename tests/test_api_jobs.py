@@ -1,5 +1,5 @@
-"""The job runtime through the API (TestJobService, SystemService): lifecycle, watch cursors, REST
-streaming, cancel, failures, crashes and restart recovery — real server, real worker processes."""
+"""The job runtime through the API (TestJobService, SystemService): lifecycle, watch cursors, batched
+REST streaming, cancel, failures, crashes and restart recovery — real server, real worker processes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import grpc
 import pytest
 
-from candlewire_client import field_violations
+from candlewire_client import events as each_event, field_violations
 from candlewire_client.testing.v1 import test_jobs_pb2
 from candlewire_client.v1 import common_pb2, system_pb2
 from e2e_helpers import (  # noqa: F401 - dedicated_server is a fixture
@@ -19,6 +19,7 @@ from e2e_helpers import (  # noqa: F401 - dedicated_server is a fixture
     dedicated_server,
     get_test_job,
     pid_alive,
+    rest_batches,
     rpc_error,
     running_job,
     session_count,
@@ -26,6 +27,7 @@ from e2e_helpers import (  # noqa: F401 - dedicated_server is a fixture
     wait_finished,
     wait_for,
     watch,
+    watch_batches,
 )
 
 S = common_pb2
@@ -67,7 +69,8 @@ def test_watch_sequences_are_contiguous_from_one(client):
 def test_watch_resumes_from_a_cursor_after_a_disconnect(client):
     session = start_test_job(client, steps=8, step_interval_ms=50, events_per_step=1)
     call = client.test_jobs.WatchTestJob(test_jobs_pb2.WatchTestJobRequest(id=session.id), timeout=30)
-    first = [next(call) for _ in range(4)]
+    received = each_event(call)
+    first = [next(received) for _ in range(4)]  # may stop inside a batch: the cursor is per event
     call.cancel()
     rest = watch(client, session.id, after_sequence=first[-1].sequence)
     everything = watch(client, session.id)
@@ -86,7 +89,7 @@ def test_a_watcher_attaching_after_the_job_finished_gets_every_event(client):
 def test_a_watch_after_the_last_event_of_a_finished_job_ends_empty(client):
     session = start_test_job(client, steps=1)
     count = len(watch(client, session.id))
-    assert watch(client, session.id, after_sequence=count) == []
+    assert watch_batches(client, session.id, after_sequence=count) == []  # not even an empty batch
 
 
 def _stream_lines(rest, session_id: str, accept: str):
@@ -101,39 +104,59 @@ def _stream_lines(rest, session_id: str, accept: str):
     return content_type, arrivals
 
 
-def test_rest_watch_streams_newline_delimited_json_flushed_per_event(client, rest):
+def _timed_events(arrivals) -> tuple[list[dict], list[tuple[float, dict]]]:
+    """The batches of (arrival time, batch JSON) lines, and each of their events with its batch's arrival time."""
+    batches = rest_batches(line for _, line in arrivals)
+    return batches, [(at, event) for (at, _), batch in zip(arrivals, batches) for event in batch["events"]]
+
+
+def _assert_flushed_per_step(batches, timed) -> None:
+    events = [event for _, event in timed]
+    assert [int(event["sequence"]) for event in events] == list(range(1, len(events) + 1))
+    assert events[-1]["session"]["status"] == "SESSION_STATUS_SUCCEEDED"
+    # Four steps 300 ms apart cannot share a batch: at least one batch per step reached the client.
+    assert len(batches) >= 4
+    progress_times = [at for at, event in timed if "progress" in event]
+    # Buffered delivery would hand them over together at the end.
+    assert progress_times[-1] - progress_times[0] > 0.6
+
+
+def test_rest_watch_streams_newline_delimited_json_batches_flushed_as_they_come(client, rest):
     session = start_test_job(client, steps=4, step_interval_ms=300)
     content_type, arrivals = _stream_lines(rest, session.id, "application/json")
     assert content_type.startswith("application/json")
-    events = [json.loads(line) for _, line in arrivals]
-    assert [int(event["sequence"]) for event in events] == list(range(1, len(events) + 1))
-    assert events[-1]["session"]["status"] == "SESSION_STATUS_SUCCEEDED"
-    progress_times = [at for (at, _), event in zip(arrivals, events) if "progress" in event]
-    # Steps are 300 ms apart: buffered delivery would hand them over together at the end.
-    assert progress_times[-1] - progress_times[0] > 0.6
+    _assert_flushed_per_step(*_timed_events(arrivals))
 
 
 def test_rest_watch_with_accept_event_stream_sends_sse_data_frames(client, rest):
     session = start_test_job(client, steps=4, step_interval_ms=300)
     content_type, arrivals = _stream_lines(rest, session.id, "text/event-stream")
     assert content_type.startswith("text/event-stream")
-    frames = [(at, line) for at, line in arrivals if line.startswith("data:")]
-    events = [json.loads(line[len("data:"):]) for _, line in frames]
-    assert [int(event["sequence"]) for event in events] == list(range(1, len(events) + 1))
-    assert events[-1]["session"]["status"] == "SESSION_STATUS_SUCCEEDED"
-    progress_times = [at for (at, _), event in zip(frames, events) if "progress" in event]
-    assert progress_times[-1] - progress_times[0] > 0.6
+    frames = [(at, line[len("data:"):]) for at, line in arrivals if line.startswith("data:")]
+    _assert_flushed_per_step(*_timed_events(frames))
 
 
 def test_rest_watch_events_arrive_before_the_job_ends(client, rest):
     session = start_test_job(client, steps=4, step_interval_ms=300)
     with rest.stream("GET", f"/v1/testJobs/{session.id}:watch") as response:
         lines = response.iter_lines()
-        first = json.loads(next(line for line in lines if line.strip()))
-        assert first["session"]["status"] == "SESSION_STATUS_QUEUED"
+        (first,) = rest_batches([next(line for line in lines if line.strip())])
+        assert first["events"][0]["session"]["status"] == "SESSION_STATUS_QUEUED"
         assert get_test_job(client, session.id).session.status not in (
             S.SESSION_STATUS_SUCCEEDED, S.SESSION_STATUS_FAILED, S.SESSION_STATUS_CANCELLED
         )
+
+
+def test_progress_eta_is_a_fractional_duration(client):
+    session = start_test_job(client, steps=4, step_interval_ms=300)
+    progress = [event.progress for event in watch(client, session.id) if event.WhichOneof("event") == "progress"]
+    assert progress[-1].done == progress[-1].total == 4
+    assert progress[-1].eta.ToNanoseconds() == 0
+    pending = [p for p in progress if 0 < p.done < p.total]
+    assert pending
+    assert all(0 < p.eta.ToNanoseconds() < 60 * 10**9 for p in pending)
+    # Whole seconds only would mean the ETA is still truncated (a 1.2 s job has sub-second ETAs).
+    assert any(p.eta.nanos for p in pending)
 
 
 def test_terminating_a_running_job_stops_it_within_a_second(client):
@@ -223,49 +246,59 @@ def test_a_server_killed_mid_job_fails_the_session_as_restarted(dedicated_server
     wait_for(lambda: not pid_alive(worker), timeout=5, what="orphaned worker gone")
 
 
-# TestJobService has no Cancel RPC, so cancelling one session goes through a real job service
-# that has one: CandlesService (importing from the fake exchange the test servers point at).
-
-def _candle_import(client, days: int = 1):
-    from google.type import date_pb2
-
-    from candlewire_client.v1 import candles_pb2
-
-    params = candles_pb2.CandleImportParams(
-        exchange="binance-spot", symbol="BTC-USDT",
-        start_date=date_pb2.Date(year=2024, month=1, day=1), end_date=date_pb2.Date(year=2024, month=1, day=1 + days),
-    )
-    return client.candles.StartCandleImport(candles_pb2.StartCandleImportRequest(params=params))
+def cancel(client, session_id: str) -> common_pb2.Session:
+    return client.test_jobs.CancelTestJob(test_jobs_pb2.CancelTestJobRequest(id=session_id), timeout=10)
 
 
-def _cancel_import(client, session_id: str):
-    from candlewire_client.v1 import candles_pb2
+def test_cancel_stops_a_running_job_within_a_second(client):
+    session = start_test_job(client, **LONG_JOB)
+    pid = running_job(client, session.id).pid
+    started = time.monotonic()
+    cancelled = cancel(client, session.id)
+    assert cancelled.id == session.id
+    assert cancelled.status == S.SESSION_STATUS_CANCELLED
+    assert get_test_job(client, session.id).session.status == S.SESSION_STATUS_CANCELLED
+    wait_for(lambda: not pid_alive(pid), timeout=1.0 - (time.monotonic() - started), what="worker gone")
+    assert session.id not in {job.session_id for job in client.system.ListJobs(system_pb2.ListJobsRequest()).jobs}
+    assert statuses(watch(client, session.id))[-1] == S.SESSION_STATUS_CANCELLED
 
-    return client.candles.CancelCandleImport(candles_pb2.CancelCandleImportRequest(id=session_id))
+
+def test_cancel_over_rest_stops_a_running_job(client, rest):
+    session = start_test_job(client, **LONG_JOB)
+    pid = running_job(client, session.id).pid
+    response = rest.post(f"/v1/testJobs/{session.id}:cancel", json={})
+    assert response.status_code == 200
+    assert response.json()["id"] == session.id
+    assert response.json()["status"] == "SESSION_STATUS_CANCELLED"
+    wait_for(lambda: not pid_alive(pid), timeout=2, what="worker gone")
+    assert get_test_job(client, session.id).session.status == S.SESSION_STATUS_CANCELLED
 
 
-def test_cancelling_a_queued_session_cancels_it_at_once(client):
+def test_cancelling_a_queued_job_cancels_it_at_once_without_running_it(client):
     blockers = [start_test_job(client, **LONG_JOB) for _ in range(2)]  # both worker slots
     for blocker in blockers:
         running_job(client, blocker.id)
-    queued = _candle_import(client)
+    queued = start_test_job(client, steps=1)
     assert queued.status == S.SESSION_STATUS_QUEUED
-    assert _cancel_import(client, queued.id).status == S.SESSION_STATUS_CANCELLED
+    assert cancel(client, queued.id).status == S.SESSION_STATUS_CANCELLED
+    assert statuses(watch(client, queued.id)) == [S.SESSION_STATUS_QUEUED, S.SESSION_STATUS_CANCELLED]
+    for blocker in blockers:  # the others are untouched
+        assert get_test_job(client, blocker.id).session.status == S.SESSION_STATUS_RUNNING
 
 
-def test_cancelling_a_finished_session_is_a_failed_precondition(client):
-    from candlewire_client.v1 import candles_pb2
-
-    session = _candle_import(client)
-    wait_for(
-        lambda: client.candles.GetCandleImport(candles_pb2.GetCandleImportRequest(id=session.id)).session.status
-        in (S.SESSION_STATUS_SUCCEEDED, S.SESSION_STATUS_FAILED),
-        timeout=30, what="import finished",
-    )
-    error = rpc_error(lambda: _cancel_import(client, session.id))
+def test_cancelling_a_finished_job_is_a_failed_precondition(client, rest):
+    session = start_test_job(client, steps=1)
+    assert wait_finished(client, session.id).session.status == S.SESSION_STATUS_SUCCEEDED
+    error = rpc_error(lambda: cancel(client, session.id))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    response = rest.post(f"/v1/testJobs/{session.id}:cancel", json={})
+    assert response.status_code == 400
+    assert response.json()["code"] == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    assert get_test_job(client, session.id).session.status == S.SESSION_STATUS_SUCCEEDED
 
 
-def test_cancelling_an_unknown_session_is_not_found(client, rest):
-    assert rpc_error(lambda: _cancel_import(client, "0" * 32)).code() == grpc.StatusCode.NOT_FOUND
-    assert rest.post(f"/v1/candles/imports/{'0' * 32}:cancel", json={}).status_code == 404
+def test_cancelling_an_unknown_job_is_not_found(client, rest):
+    assert rpc_error(lambda: cancel(client, "0" * 32)).code() == grpc.StatusCode.NOT_FOUND
+    response = rest.post(f"/v1/testJobs/{'0' * 32}:cancel", json={})
+    assert response.status_code == 404
+    assert response.json()["code"] == 5

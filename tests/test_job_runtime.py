@@ -46,8 +46,10 @@ async def runtime(engine, settings):
 
 
 async def collect(stream, timeout=30.0):
+    """Every event of a batched stream, in order."""
+
     async def drain():
-        return [event async for event in stream]
+        return [event async for batch in stream for event in batch]
 
     return await asyncio.wait_for(drain(), timeout)
 
@@ -82,9 +84,9 @@ async def test_job_runs_to_succeeded_with_ordered_session_sequences(runtime):
 async def test_watch_from_cursor_after_disconnect_gets_exactly_the_rest(runtime):
     record = await runtime.submit("test_job", {"steps": 20, "events_per_step": 5, "step_interval_ms": 5})
     first_part = []
-    async for event in runtime.watch(record.id):
-        first_part.append(event)
-        if len(first_part) == 25:
+    async for batch in runtime.watch(record.id):
+        first_part += batch
+        if len(first_part) >= 25:
             break
     rest = await collect(runtime.watch(record.id, after_sequence=first_part[-1].session_sequence))
     numbers = [event.session_sequence for event in first_part + rest]
@@ -241,9 +243,9 @@ async def test_subscribe_delivers_every_session_in_global_order(runtime):
     for record in records:
         await collect(runtime.watch(record.id))
     received = []
-    async for event in runtime.subscribe(after_sequence=start, types=["status"]):
-        received.append(event)
-        if len(received) == 6:
+    async for batch in runtime.subscribe(after_sequence=start, types=["status"]):
+        received += batch
+        if len(received) >= 6:
             break
     assert [event.sequence for event in received] == sorted(event.sequence for event in received)
     assert {event.session_id for event in received} == {record.id for record in records}
@@ -253,9 +255,8 @@ async def test_slow_subscriber_falls_back_to_replay_and_misses_nothing(runtime, 
     monkeypatch.setattr(runtime_module, "SUBSCRIBER_QUEUE_EVENTS", 10)
     record = await runtime.submit("test_job", {"steps": 20, "events_per_step": 20})
     events = []
-    async for event in runtime.watch(record.id):
-        events.append(event)
-        if len(events) % 50 == 0:
-            await asyncio.sleep(0.05)
+    async for batch in runtime.watch(record.id):
+        events += batch
+        await asyncio.sleep(0.05)
     assert [event.session_sequence for event in events] == list(range(1, len(events) + 1))
     assert statuses(events)[-1] == "succeeded"

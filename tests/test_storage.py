@@ -217,3 +217,48 @@ def test_purge_candles_by_exchange(engine):
     candles.insert_candles(engine, "bybit", "BTC-USDT", candle_rows(0, 2))
     assert candles.purge_candles(engine, "bybit") == 2
     assert candles.purge_candles(engine) == 4
+
+
+def rows_in_table(engine, exchange, symbol):
+    """The 1-minute rows themselves, read the slow way: what the day blocks must always mirror."""
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT timestamp, open, close, high, low, volume FROM candles "
+            f"WHERE exchange = '{exchange}' AND symbol = '{symbol}' ORDER BY timestamp"
+        ).all()
+    return np.array(stored, dtype=np.float64).reshape(-1, 6)
+
+
+def test_loaded_candles_keep_stored_values_when_a_reimport_overlaps_across_days(engine):
+    day = 86_400_000
+    first = candle_rows(day - 5 * 60_000, 10)
+    changed = candle_rows(day - 2 * 60_000, 10)
+    changed[:, 1:] += 1000
+    candles.insert_candles(engine, "binance", "BTC-USDT", first)
+    assert candles.insert_candles(engine, "binance", "BTC-USDT", changed) == 3
+    loaded = candles.load_candles(engine, "binance", "BTC-USDT", 0, 10 * day)
+    np.testing.assert_array_equal(loaded, rows_in_table(engine, "binance", "BTC-USDT"))
+    np.testing.assert_array_equal(loaded[:10], first)
+
+
+def test_loaded_candles_follow_deletes_and_purges_across_days(engine):
+    day = 86_400_000
+    candles.insert_candles(engine, "binance", "BTC-USDT", candle_rows(day - 60 * 60_000, 180))
+    candles.delete_candles(engine, "binance", "BTC-USDT", day - 10 * 60_000, day + 10 * 60_000)
+    loaded = candles.load_candles(engine, "binance", "BTC-USDT", 0, 10 * day)
+    assert len(loaded) == 180 - 21
+    np.testing.assert_array_equal(loaded, rows_in_table(engine, "binance", "BTC-USDT"))
+    candles.purge_candles(engine, "binance")
+    assert candles.load_candles(engine, "binance", "BTC-USDT", 0, 10 * day).shape == (0, 6)
+
+
+def test_loaded_candles_mirror_the_rows_after_random_writes(engine):
+    random = np.random.default_rng(7)
+    for _ in range(20):
+        start = int(random.integers(0, 4 * 1440)) * 60_000
+        if random.random() < 0.7:
+            candles.insert_candles(engine, "binance", "ETH-USDT", candle_rows(start, int(random.integers(1, 2000)))[::-1])
+        else:
+            candles.delete_candles(engine, "binance", "ETH-USDT", start, start + int(random.integers(0, 3000)) * 60_000)
+        loaded = candles.load_candles(engine, "binance", "ETH-USDT", 0, 10 * 86_400_000)
+        np.testing.assert_array_equal(loaded, rows_in_table(engine, "binance", "ETH-USDT"))

@@ -3,7 +3,7 @@
     from candlewire_client import Client
     with Client("127.0.0.1:50051", password="…") as cw:
         print(cw.system.GetInfo(system_pb2.GetInfoRequest()).version)
-        for event in cw.test_jobs.WatchTestJob(...):   # server streams are iterators
+        for event in events(cw.test_jobs.WatchTestJob(...)):   # streams of event batches
             ...
 """
 
@@ -113,6 +113,15 @@ class Client:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def events(batches):
+    """The events of a Watch/Run/Subscribe stream one by one (the server sends them in batches).
+
+    A stream that fails raises `grpc.RpcError` after its last events, like any call.
+    """
+    for batch in batches:
+        yield from batch.events
 
 
 def field_violations(error: grpc.RpcError) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""CandlesService: exchange imports as jobs, and the stored 1-minute candle ranges."""
+"""CandlesService: exchange imports as jobs, CSV imports, stored 1-minute candle ranges and chart candles."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timezone
 
 from candlewire.api import convert, results
+from candlewire.api.candle_files import LocalCandlesMethods
 from candlewire.api.sessions import SessionEndpoints
 from candlewire.api.v1 import candles_pb2, candles_pb2_grpc
 from candlewire.data.candle_import import validate_import_request
@@ -26,10 +27,10 @@ def _date_ms(date, field: str, violations: dict[str, str]) -> int:
         return 0
 
 
-class CandlesServicer(candles_pb2_grpc.CandlesServiceServicer):
+class CandlesServicer(LocalCandlesMethods, candles_pb2_grpc.CandlesServiceServicer):
     def __init__(self, app):
         self.app = app
-        self.imports = SessionEndpoints(app, "candle_import", candles_pb2.CandleImportEvent, results.candle_import_result)
+        self.imports = SessionEndpoints(app, "candle_import", candles_pb2.CandleImportEventBatch, results.candle_import_result)
 
     def _import_params(self, request) -> dict:
         params = request.params
@@ -57,12 +58,12 @@ class CandlesServicer(candles_pb2_grpc.CandlesServiceServicer):
         return convert.session(record)
 
     async def RunCandleImport(self, request, context):
-        async for event in self.imports.run(self._import_params(request), request.title, request.description):
-            yield event
+        async for batch in self.imports.run(self._import_params(request), request.title, request.description):
+            yield batch
 
     async def WatchCandleImport(self, request, context):
-        async for event in self.imports.watch(request.id, request.after_sequence):
-            yield event
+        async for batch in self.imports.watch(request.id, request.after_sequence):
+            yield batch
 
     async def GetCandleImport(self, request, context):
         record = await self.imports.get(request.id)

@@ -8,7 +8,7 @@ from google.protobuf import field_mask_pb2
 
 from candlewire.api.v1 import common_pb2, config_pb2, config_pb2_grpc
 from candlewire.data.exchanges import list_exchanges
-from candlewire.errors import InvalidArgument
+from candlewire.errors import InvalidArgument, with_field_prefix
 
 _EXCHANGE_TYPES = {"spot": common_pb2.EXCHANGE_TYPE_SPOT, "futures": common_pb2.EXCHANGE_TYPE_FUTURES}
 _LEVERAGE_MODES = {
@@ -89,6 +89,11 @@ class ConfigServicer(config_pb2_grpc.ConfigServiceServicer):
             )
         merged = config_to_proto(await asyncio.to_thread(self.app.config.get))
         mask.MergeMessage(request.config, merged, replace_message_field=True, replace_repeated_field=True)
-        saved = await asyncio.to_thread(self.app.config.replace, config_from_proto(merged), {e.id for e in list_exchanges()})
+        try:
+            saved = await asyncio.to_thread(
+                self.app.config.replace, config_from_proto(merged), {e.id for e in list_exchanges()}
+            )
+        except InvalidArgument as error:
+            raise with_field_prefix(error, lambda field: f"config.{field}") from None
         self.app.runtime.set_max_concurrent(saved["jobs"]["max_concurrent_jobs"])
         return config_to_proto(saved)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import timestamp_pb2
 
 from candlewire.api.v1 import common_pb2
 from candlewire.errors import InvalidArgument
@@ -64,7 +64,7 @@ def progress(values: dict[str, Any] | None) -> common_pb2.Progress:
     if out.total:
         out.fraction = out.done / out.total
     if values.get("eta_seconds") is not None:
-        out.eta.CopyFrom(duration_pb2.Duration(seconds=int(values["eta_seconds"])))
+        out.eta.FromNanoseconds(int(values["eta_seconds"] * 1e9))
     if values.get("current_time_ms") is not None:
         out.current_time.CopyFrom(timestamp(values["current_time_ms"]))
     return out

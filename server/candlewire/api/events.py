@@ -34,29 +34,36 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         if bad_types:
             raise InvalidArgument("unknown event type", {"types": f"unknown value(s) {bad_types}"})
         kinds = [convert.session_kind_name(kind, "kinds") for kind in request.kinds]
-        events = self.app.runtime.subscribe(
-            after_sequence=require_cursor(request.after_sequence),
+        if request.HasField("after_sequence"):
+            after = require_cursor(request.after_sequence)
+        else:
+            after = await self.app.runtime.latest_sequence()
+        batches = self.app.runtime.subscribe(
+            after_sequence=after,
             session_ids=list(request.session_ids) or None,
             kinds=kinds or None,
             types=[_TYPES[t] for t in request.types] or None,
         )
-        async for event in events:
-            kind = event.payload["kind"] if event.kind == "status" else await self._kind_of(event.session_id)
-            self._kinds[event.session_id] = kind
-            message = event_pb2.Event(
-                sequence=event.sequence,
-                session_id=event.session_id,
-                session_sequence=event.session_sequence,
-                kind=convert.SESSION_KINDS[kind],
-                time=convert.timestamp(event.time),
-            )
-            if event.kind == "status":
-                message.session.CopyFrom(convert.session(event.payload))
-            elif event.kind == "progress":
-                message.progress.CopyFrom(convert.progress(event.payload))
-            elif event.kind == "log":
-                message.log.CopyFrom(convert.log_line(event.time, event.payload))
-            elif kind in results.BY_KIND:
-                field, build = results.BY_KIND[kind]
-                getattr(message, field).CopyFrom(build(event.payload["result"]))
-            yield message
+        async for batch in batches:
+            yield event_pb2.EventBatch(events=[await self._event(event) for event in batch])
+
+    async def _event(self, event) -> event_pb2.Event:
+        kind = event.payload["kind"] if event.kind == "status" else await self._kind_of(event.session_id)
+        self._kinds[event.session_id] = kind
+        message = event_pb2.Event(
+            sequence=event.sequence,
+            session_id=event.session_id,
+            session_sequence=event.session_sequence,
+            kind=convert.SESSION_KINDS[kind],
+            time=convert.timestamp(event.time),
+        )
+        if event.kind == "status":
+            message.session.CopyFrom(convert.session(event.payload))
+        elif event.kind == "progress":
+            message.progress.CopyFrom(convert.progress(event.payload))
+        elif event.kind == "log":
+            message.log.CopyFrom(convert.log_line(event.time, event.payload))
+        elif kind in results.BY_KIND:
+            field, build = results.BY_KIND[kind]
+            getattr(message, field).CopyFrom(build(event.payload["result"]))
+        return message

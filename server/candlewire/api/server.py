@@ -14,6 +14,7 @@ from candlewire.api.exchanges import ExchangeServicer
 from candlewire.api.files import FileServicer
 from candlewire.api.interceptors import AuthInterceptor, ErrorInterceptor
 from candlewire.api.notifications import NotificationServicer
+from candlewire.api.strategies import StrategyServicer
 from candlewire.api.system import SystemServicer
 from candlewire.api.test_jobs import TestJobServicer
 from candlewire.api.testing.v1 import test_jobs_pb2, test_jobs_pb2_grpc
@@ -74,13 +75,8 @@ def _servicers(app) -> list[tuple[object, object, object]]:
         (SystemServicer(app), system_pb2_grpc.add_SystemServiceServicer_to_server, _service(system_pb2, "SystemService")),
         (ConfigServicer(app), config_pb2_grpc.add_ConfigServiceServicer_to_server, _service(config_pb2, "ConfigService")),
         (EventServicer(app), event_pb2_grpc.add_EventServiceServicer_to_server, _service(event_pb2, "EventService")),
-        (
-            unimplemented_servicer(
-                candles_pb2_grpc.CandlesServiceServicer, _service(candles_pb2, "CandlesService"), ENGINE, CandlesServicer
-            )(app),
-            candles_pb2_grpc.add_CandlesServiceServicer_to_server,
-            _service(candles_pb2, "CandlesService"),
-        ),
+        (CandlesServicer(app), candles_pb2_grpc.add_CandlesServiceServicer_to_server, _service(candles_pb2, "CandlesService")),
+        (StrategyServicer(app), strategy_pb2_grpc.add_StrategyServiceServicer_to_server, _service(strategy_pb2, "StrategyService")),
         (ExchangeServicer(app), exchange_pb2_grpc.add_ExchangeServiceServicer_to_server, _service(exchange_pb2, "ExchangeService")),
         (
             NotificationServicer(app),
@@ -89,7 +85,6 @@ def _servicers(app) -> list[tuple[object, object, object]]:
         ),
         (FileServicer(app), file_pb2_grpc.add_FileServiceServicer_to_server, _service(file_pb2, "FileService")),
         later(backtest_pb2_grpc, backtest_pb2, "BacktestService", ENGINE),
-        later(strategy_pb2_grpc, strategy_pb2, "StrategyService", ENGINE),
         later(optimization_pb2_grpc, optimization_pb2, "OptimizationService", RESEARCH),
         later(monte_carlo_pb2_grpc, monte_carlo_pb2, "MonteCarloService", RESEARCH),
         later(significance_test_pb2_grpc, significance_test_pb2, "SignificanceTestService", RESEARCH),

@@ -24,12 +24,13 @@ def require_cursor(after_sequence: int) -> int:
 
 
 class SessionEndpoints:
-    """Session operations for one job kind; `event_type` is the service's typed `XxxEvent` message."""
+    """Session operations for one job kind; `batch_type` is the service's `XxxEventBatch` message."""
 
-    def __init__(self, app: Any, kind: str, event_type: type, result_of: Callable[[dict], Any]):
+    def __init__(self, app: Any, kind: str, batch_type: type, result_of: Callable[[dict], Any]):
         self.app = app
         self.kind = kind
-        self.event_type = event_type
+        self.batch_type = batch_type
+        self.event_type = type(batch_type().events.add())
         self.result_of = result_of
 
     async def get(self, session_id: str):
@@ -47,13 +48,13 @@ class SessionEndpoints:
 
     async def watch(self, session_id: str, after_sequence: int = 0) -> AsyncIterator[Any]:
         await self.get(session_id)
-        async for event in self.app.runtime.watch(session_id, require_cursor(after_sequence)):
-            yield self.event(event)
+        async for batch in self.app.runtime.watch(session_id, require_cursor(after_sequence)):
+            yield self.batch_type(events=[self.event(event) for event in batch])
 
     async def run(self, params: dict[str, Any], title: str = "", description: str = "") -> AsyncIterator[Any]:
         record = await self.start(params, title, description)
-        async for message in self.watch(record.id):
-            yield message
+        async for batch in self.watch(record.id):
+            yield batch
 
     def event(self, event) -> Any:
         return convert.fill_event(self.event_type(), event, result_of=self.result_of)

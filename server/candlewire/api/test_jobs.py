@@ -12,7 +12,7 @@ _LIMITS = {"steps": 1_000_000, "step_interval_ms": 60_000, "events_per_step": 10
 
 class TestJobServicer(test_jobs_pb2_grpc.TestJobServiceServicer):
     def __init__(self, app):
-        self.sessions = SessionEndpoints(app, "test_job", test_jobs_pb2.TestJobEvent, results.test_job_result)
+        self.sessions = SessionEndpoints(app, "test_job", test_jobs_pb2.TestJobEventBatch, results.test_job_result)
 
     @staticmethod
     def _params(request) -> dict:
@@ -37,8 +37,11 @@ class TestJobServicer(test_jobs_pb2_grpc.TestJobServiceServicer):
         return convert.session(await self.sessions.start(self._params(request), title=request.title))
 
     async def WatchTestJob(self, request, context):
-        async for event in self.sessions.watch(request.id, request.after_sequence):
-            yield event
+        async for batch in self.sessions.watch(request.id, request.after_sequence):
+            yield batch
+
+    async def CancelTestJob(self, request, context):
+        return convert.session(await self.sessions.cancel(request.id))
 
     async def GetTestJob(self, request, context):
         record = await self.sessions.get(request.id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from candlewire.errors import Unimplemented
 
 
-def unimplemented_servicer(base: type, service, capability: str, implemented: type | None = None) -> type:
-    """A subclass of the generated `base` servicer whose methods (other than those `implemented`
-    already defines) raise Unimplemented; `service` is the ServiceDescriptor."""
+def unimplemented_servicer(base: type, service, capability: str) -> type:
+    """A subclass of the generated `base` servicer whose methods raise Unimplemented naming the
+    capability; `service` is the ServiceDescriptor."""
     streaming = {method.name for method in service.methods if method.server_streaming}
 
     def unary(name):
@@ -23,9 +23,5 @@ def unimplemented_servicer(base: type, service, capability: str, implemented: ty
 
         return method
 
-    methods = {
-        method.name: (stream if method.name in streaming else unary)(method.name)
-        for method in service.methods
-        if not (implemented and method.name in vars(implemented))
-    }
-    return type(f"Unimplemented{base.__name__}", (implemented or base,), methods)
+    methods = {method.name: (stream if method.name in streaming else unary)(method.name) for method in service.methods}
+    return type(f"Unimplemented{base.__name__}", (base,), methods)

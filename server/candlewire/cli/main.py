@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from candlewire_client import Client, field_violations
+from candlewire_client import Client, events, field_violations
 from candlewire_client.v1 import candles_pb2, common_pb2, config_pb2, system_pb2
 
 from candlewire.cli.session import connect, server_address, store_token
@@ -121,13 +121,13 @@ def _candles_import(args) -> None:
         console.print(json_format.MessageToDict(final, preserving_proto_field_name=True))
 
 
-def follow(events, label: str):
+def follow(batches, label: str):
     """Show a session's event stream as a progress bar plus its log lines; return the typed result."""
     result = None
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task(label, total=None)
-        for event in events:
+        for event in events(batches):
             which = event.WhichOneof("event")
             if which == "progress":
                 bar.update(task, completed=event.progress.done, total=event.progress.total or None)

@@ -42,6 +42,8 @@ PIPE_READ_BYTES = 256 * 1024
 WRITER_BATCH_EVENTS = 5000
 WRITER_QUEUE_CHUNKS = 64
 SUBSCRIBER_QUEUE_EVENTS = 20_000
+# Most events one live batch carries; replay batches are database pages.
+LIVE_BATCH = 1000
 REPLAY_PAGE = 5000
 RESTART_REASON = "server restarted"
 SHUTDOWN_REASON = "server shut down"
@@ -217,14 +219,15 @@ class JobRuntime:
 
     # --- event streams -------------------------------------------------------------------------
 
-    async def watch(self, session_id: str, after_sequence: int = 0) -> AsyncIterator[EventRecord]:
-        """One session's events after a `session_sequence` cursor, replayed then live; ends after its terminal status."""
+    async def watch(self, session_id: str, after_sequence: int = 0) -> AsyncIterator[list[EventRecord]]:
+        """One session's events after a `session_sequence` cursor, replayed then live, in batches of whatever
+        is ready; ends after its terminal status."""
         record = await asyncio.to_thread(session_store.get_session, self._engine, session_id)
 
         def fetch(cursor: int) -> list[EventRecord]:
             return event_store.events_after(self._engine, session_id, cursor, REPLAY_PAGE)
 
-        async for event in self._stream(
+        async for batch in self._stream(
             fetch=fetch,
             cursor_of=lambda event: event.session_sequence,
             start=after_sequence,
@@ -232,7 +235,7 @@ class JobRuntime:
             ends_after=is_terminal_status_event,
             finished_before_replay=record.is_terminal,
         ):
-            yield event
+            yield batch
 
     async def subscribe(
         self,
@@ -240,8 +243,9 @@ class JobRuntime:
         session_ids: Iterable[str] | None = None,
         kinds: Iterable[str] | None = None,
         types: Iterable[str] | None = None,
-    ) -> AsyncIterator[EventRecord]:
-        """All sessions' events after a global `sequence` cursor; `kinds` = session kinds, `types` = event kinds."""
+    ) -> AsyncIterator[list[EventRecord]]:
+        """All sessions' events after a global `sequence` cursor, in batches; `kinds` = session kinds,
+        `types` = event kinds."""
         wanted_sessions = frozenset(session_ids or ())
         wanted_kinds = frozenset(kinds or ())
         wanted_types = frozenset(types or ())
@@ -258,7 +262,7 @@ class JobRuntime:
                 self._engine, cursor, wanted_sessions, wanted_kinds, wanted_types, REPLAY_PAGE
             )
 
-        async for event in self._stream(
+        async for batch in self._stream(
             fetch=fetch,
             cursor_of=lambda event: event.sequence,
             start=after_sequence,
@@ -266,7 +270,7 @@ class JobRuntime:
             ends_after=lambda event: False,
             finished_before_replay=False,
         ):
-            yield event
+            yield batch
 
     async def latest_sequence(self) -> int:
         """The newest global sequence: pass it to `subscribe` to get only events from now on."""
@@ -280,21 +284,37 @@ class JobRuntime:
         matches: Callable[[EventRecord], bool],
         ends_after: Callable[[EventRecord], bool],
         finished_before_replay: bool,
-    ) -> AsyncIterator[EventRecord]:
+    ) -> AsyncIterator[list[EventRecord]]:
+        """Batches of events after `start`: whatever is ready at each wake-up, never waiting to fill one,
+        so a busy stream costs one message per batch and an idle one still delivers each event at once."""
         subscriber = _Subscriber(matches)
         self._subscribers.add(subscriber)
         cursor = start
+
+        def take(events) -> tuple[list[EventRecord], bool]:
+            """The events past the cursor, up to and including an ending one; and whether it ended."""
+            nonlocal cursor
+            batch: list[EventRecord] = []
+            for event in events:
+                if cursor_of(event) <= cursor:
+                    continue
+                batch.append(event)
+                cursor = cursor_of(event)
+                if ends_after(event):
+                    return batch, True
+            return batch, False
+
         try:
             while True:
                 # Replay: everything committed so far. The subscriber is already registered, so
                 # whatever commits after this point is queued live and deduplicated by the cursor.
                 while True:
                     page = await asyncio.to_thread(fetch, cursor)
-                    for event in page:
-                        yield event
-                        cursor = cursor_of(event)
-                        if ends_after(event):
-                            return
+                    batch, ended = take(page)
+                    if batch:
+                        yield batch
+                    if ended:
+                        return
                     if len(page) < REPLAY_PAGE:
                         break
                 if finished_before_replay:
@@ -308,12 +328,11 @@ class JobRuntime:
                         subscriber.wakeup.clear()
                         await subscriber.wakeup.wait()
                         continue
-                    event = subscriber.queue.popleft()
-                    if cursor_of(event) <= cursor:
-                        continue
-                    yield event
-                    cursor = cursor_of(event)
-                    if ends_after(event):
+                    ready = [subscriber.queue.popleft() for _ in range(min(len(subscriber.queue), LIVE_BATCH))]
+                    batch, ended = take(ready)
+                    if batch:
+                        yield batch
+                    if ended:
                         return
         finally:
             self._subscribers.discard(subscriber)

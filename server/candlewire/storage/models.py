@@ -127,3 +127,19 @@ class Candle(Base):
     high: Mapped[float] = mapped_column(sa.Float)
     low: Mapped[float] = mapped_column(sa.Float)
     volume: Mapped[float] = mapped_column(sa.Float)
+
+
+class CandleDay(Base):
+    """One UTC day of a market's candles packed as little-endian float64 (n, 6): the bulk read path.
+
+    `candles` rows stay the source of truth (keys, conflict-ignore); every write to them rewrites the
+    touched days here in the same transaction, so a year loads as 365 blobs instead of 525,600 rows.
+    """
+
+    __tablename__ = "candle_days"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    exchange: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    symbol: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    day_ms: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)

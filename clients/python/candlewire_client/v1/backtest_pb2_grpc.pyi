@@ -37,9 +37,9 @@ class BacktestServiceStub:
     def __new__(cls, channel: _aio.Channel) -> BacktestServiceAsyncStub: ...
     StartBacktest: _grpc.UnaryUnaryMultiCallable[_backtest_pb2.StartBacktestRequest, _common_pb2.Session]
     """Queues a backtest and returns its session at once."""
-    RunBacktest: _grpc.UnaryStreamMultiCallable[_backtest_pb2.StartBacktestRequest, _backtest_pb2.BacktestEvent]
+    RunBacktest: _grpc.UnaryStreamMultiCallable[_backtest_pb2.StartBacktestRequest, _backtest_pb2.BacktestEventBatch]
     """Starts a backtest and streams its events until it finishes."""
-    WatchBacktest: _grpc.UnaryStreamMultiCallable[_backtest_pb2.WatchBacktestRequest, _backtest_pb2.BacktestEvent]
+    WatchBacktest: _grpc.UnaryStreamMultiCallable[_backtest_pb2.WatchBacktestRequest, _backtest_pb2.BacktestEventBatch]
     """Streams the events of a backtest after `after_sequence`, replaying stored
     ones first; ends when the session is finished.
     """
@@ -67,9 +67,9 @@ class BacktestServiceAsyncStub(BacktestServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartBacktest: _aio.UnaryUnaryMultiCallable[_backtest_pb2.StartBacktestRequest, _common_pb2.Session]  # type: ignore[assignment]
     """Queues a backtest and returns its session at once."""
-    RunBacktest: _aio.UnaryStreamMultiCallable[_backtest_pb2.StartBacktestRequest, _backtest_pb2.BacktestEvent]  # type: ignore[assignment]
+    RunBacktest: _aio.UnaryStreamMultiCallable[_backtest_pb2.StartBacktestRequest, _backtest_pb2.BacktestEventBatch]  # type: ignore[assignment]
     """Starts a backtest and streams its events until it finishes."""
-    WatchBacktest: _aio.UnaryStreamMultiCallable[_backtest_pb2.WatchBacktestRequest, _backtest_pb2.BacktestEvent]  # type: ignore[assignment]
+    WatchBacktest: _aio.UnaryStreamMultiCallable[_backtest_pb2.WatchBacktestRequest, _backtest_pb2.BacktestEventBatch]  # type: ignore[assignment]
     """Streams the events of a backtest after `after_sequence`, replaying stored
     ones first; ends when the session is finished.
     """
@@ -106,7 +106,7 @@ class BacktestServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _backtest_pb2.StartBacktestRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_backtest_pb2.BacktestEvent], _abc.AsyncIterator[_backtest_pb2.BacktestEvent]]:
+    ) -> _typing.Union[_abc.Iterator[_backtest_pb2.BacktestEventBatch], _abc.AsyncIterator[_backtest_pb2.BacktestEventBatch]]:
         """Starts a backtest and streams its events until it finishes."""
 
     @_abc_1.abstractmethod
@@ -114,7 +114,7 @@ class BacktestServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _backtest_pb2.WatchBacktestRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_backtest_pb2.BacktestEvent], _abc.AsyncIterator[_backtest_pb2.BacktestEvent]]:
+    ) -> _typing.Union[_abc.Iterator[_backtest_pb2.BacktestEventBatch], _abc.AsyncIterator[_backtest_pb2.BacktestEventBatch]]:
         """Streams the events of a backtest after `after_sequence`, replaying stored
         ones first; ends when the session is finished.
         """

@@ -36,9 +36,9 @@ class CandlesServiceStub:
     def __new__(cls, channel: _aio.Channel) -> CandlesServiceAsyncStub: ...
     StartCandleImport: _grpc.UnaryUnaryMultiCallable[_candles_pb2.StartCandleImportRequest, _common_pb2.Session]
     """Queues an import of 1-minute candles from an exchange."""
-    RunCandleImport: _grpc.UnaryStreamMultiCallable[_candles_pb2.StartCandleImportRequest, _candles_pb2.CandleImportEvent]
+    RunCandleImport: _grpc.UnaryStreamMultiCallable[_candles_pb2.StartCandleImportRequest, _candles_pb2.CandleImportEventBatch]
     """Starts an import and streams its events until it finishes."""
-    WatchCandleImport: _grpc.UnaryStreamMultiCallable[_candles_pb2.WatchCandleImportRequest, _candles_pb2.CandleImportEvent]
+    WatchCandleImport: _grpc.UnaryStreamMultiCallable[_candles_pb2.WatchCandleImportRequest, _candles_pb2.CandleImportEventBatch]
     GetCandleImport: _grpc.UnaryUnaryMultiCallable[_candles_pb2.GetCandleImportRequest, _candles_pb2.CandleImport]
     CancelCandleImport: _grpc.UnaryUnaryMultiCallable[_candles_pb2.CancelCandleImportRequest, _common_pb2.Session]
     ImportCandleFile: _grpc.UnaryUnaryMultiCallable[_candles_pb2.ImportCandleFileRequest, _candles_pb2.ImportCandleFileResponse]
@@ -58,9 +58,9 @@ class CandlesServiceAsyncStub(CandlesServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartCandleImport: _aio.UnaryUnaryMultiCallable[_candles_pb2.StartCandleImportRequest, _common_pb2.Session]  # type: ignore[assignment]
     """Queues an import of 1-minute candles from an exchange."""
-    RunCandleImport: _aio.UnaryStreamMultiCallable[_candles_pb2.StartCandleImportRequest, _candles_pb2.CandleImportEvent]  # type: ignore[assignment]
+    RunCandleImport: _aio.UnaryStreamMultiCallable[_candles_pb2.StartCandleImportRequest, _candles_pb2.CandleImportEventBatch]  # type: ignore[assignment]
     """Starts an import and streams its events until it finishes."""
-    WatchCandleImport: _aio.UnaryStreamMultiCallable[_candles_pb2.WatchCandleImportRequest, _candles_pb2.CandleImportEvent]  # type: ignore[assignment]
+    WatchCandleImport: _aio.UnaryStreamMultiCallable[_candles_pb2.WatchCandleImportRequest, _candles_pb2.CandleImportEventBatch]  # type: ignore[assignment]
     GetCandleImport: _aio.UnaryUnaryMultiCallable[_candles_pb2.GetCandleImportRequest, _candles_pb2.CandleImport]  # type: ignore[assignment]
     CancelCandleImport: _aio.UnaryUnaryMultiCallable[_candles_pb2.CancelCandleImportRequest, _common_pb2.Session]  # type: ignore[assignment]
     ImportCandleFile: _aio.UnaryUnaryMultiCallable[_candles_pb2.ImportCandleFileRequest, _candles_pb2.ImportCandleFileResponse]  # type: ignore[assignment]
@@ -89,7 +89,7 @@ class CandlesServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _candles_pb2.StartCandleImportRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_candles_pb2.CandleImportEvent], _abc.AsyncIterator[_candles_pb2.CandleImportEvent]]:
+    ) -> _typing.Union[_abc.Iterator[_candles_pb2.CandleImportEventBatch], _abc.AsyncIterator[_candles_pb2.CandleImportEventBatch]]:
         """Starts an import and streams its events until it finishes."""
 
     @_abc_1.abstractmethod
@@ -97,7 +97,7 @@ class CandlesServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _candles_pb2.WatchCandleImportRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_candles_pb2.CandleImportEvent], _abc.AsyncIterator[_candles_pb2.CandleImportEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_candles_pb2.CandleImportEventBatch], _abc.AsyncIterator[_candles_pb2.CandleImportEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def GetCandleImport(

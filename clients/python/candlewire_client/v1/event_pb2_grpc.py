@@ -38,7 +38,7 @@ class EventServiceStub:
         self.Subscribe = channel.unary_stream(
                 '/candlewire.v1.EventService/Subscribe',
                 request_serializer=candlewire_dot_v1_dot_event__pb2.SubscribeRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_event__pb2.Event.FromString,
+                response_deserializer=candlewire_dot_v1_dot_event__pb2.EventBatch.FromString,
                 _registered_method=True)
 
 
@@ -60,7 +60,7 @@ def add_EventServiceServicer_to_server(servicer, server):
             'Subscribe': grpc.unary_stream_rpc_method_handler(
                     servicer.Subscribe,
                     request_deserializer=candlewire_dot_v1_dot_event__pb2.SubscribeRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_event__pb2.Event.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_event__pb2.EventBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,7 +90,7 @@ class EventService:
             target,
             '/candlewire.v1.EventService/Subscribe',
             candlewire_dot_v1_dot_event__pb2.SubscribeRequest.SerializeToString,
-            candlewire_dot_v1_dot_event__pb2.Event.FromString,
+            candlewire_dot_v1_dot_event__pb2.EventBatch.FromString,
             options,
             channel_credentials,
             insecure,

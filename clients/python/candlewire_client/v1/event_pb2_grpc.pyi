@@ -33,7 +33,7 @@ class EventServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> EventServiceAsyncStub: ...
-    Subscribe: _grpc.UnaryStreamMultiCallable[_event_pb2.SubscribeRequest, _event_pb2.Event]
+    Subscribe: _grpc.UnaryStreamMultiCallable[_event_pb2.SubscribeRequest, _event_pb2.EventBatch]
     """Replays stored events after `after_sequence`, then streams new ones until
     the caller cancels.
     """
@@ -43,7 +43,7 @@ class EventServiceAsyncStub(EventServiceStub):
     """One stream of the events of every session, for dashboards."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
-    Subscribe: _aio.UnaryStreamMultiCallable[_event_pb2.SubscribeRequest, _event_pb2.Event]  # type: ignore[assignment]
+    Subscribe: _aio.UnaryStreamMultiCallable[_event_pb2.SubscribeRequest, _event_pb2.EventBatch]  # type: ignore[assignment]
     """Replays stored events after `after_sequence`, then streams new ones until
     the caller cancels.
     """
@@ -56,7 +56,7 @@ class EventServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _event_pb2.SubscribeRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_event_pb2.Event], _abc.AsyncIterator[_event_pb2.Event]]:
+    ) -> _typing.Union[_abc.Iterator[_event_pb2.EventBatch], _abc.AsyncIterator[_event_pb2.EventBatch]]:
         """Replays stored events after `after_sequence`, then streams new ones until
         the caller cancels.
         """

@@ -45,7 +45,7 @@ class LiveServiceStub:
         self.WatchLive = channel.unary_stream(
                 '/candlewire.v1.LiveService/WatchLive',
                 request_serializer=candlewire_dot_v1_dot_live__pb2.WatchLiveRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_live__pb2.LiveEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_live__pb2.LiveEventBatch.FromString,
                 _registered_method=True)
         self.StopLive = channel.unary_unary(
                 '/candlewire.v1.LiveService/StopLive',
@@ -189,7 +189,7 @@ def add_LiveServiceServicer_to_server(servicer, server):
             'WatchLive': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchLive,
                     request_deserializer=candlewire_dot_v1_dot_live__pb2.WatchLiveRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_live__pb2.LiveEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_live__pb2.LiveEventBatch.SerializeToString,
             ),
             'StopLive': grpc.unary_unary_rpc_method_handler(
                     servicer.StopLive,
@@ -296,7 +296,7 @@ class LiveService:
             target,
             '/candlewire.v1.LiveService/WatchLive',
             candlewire_dot_v1_dot_live__pb2.WatchLiveRequest.SerializeToString,
-            candlewire_dot_v1_dot_live__pb2.LiveEvent.FromString,
+            candlewire_dot_v1_dot_live__pb2.LiveEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

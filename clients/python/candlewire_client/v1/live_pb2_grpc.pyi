@@ -36,7 +36,7 @@ class LiveServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LiveServiceAsyncStub: ...
     StartLive: _grpc.UnaryUnaryMultiCallable[_live_pb2.StartLiveRequest, _common_pb2.Session]
-    WatchLive: _grpc.UnaryStreamMultiCallable[_live_pb2.WatchLiveRequest, _live_pb2.LiveEvent]
+    WatchLive: _grpc.UnaryStreamMultiCallable[_live_pb2.WatchLiveRequest, _live_pb2.LiveEventBatch]
     StopLive: _grpc.UnaryUnaryMultiCallable[_live_pb2.StopLiveRequest, _common_pb2.Session]
     """Cancels open orders and stops the session; open positions are left as they are."""
     GetLive: _grpc.UnaryUnaryMultiCallable[_live_pb2.GetLiveRequest, _live_pb2.LiveSession]
@@ -57,7 +57,7 @@ class LiveServiceAsyncStub(LiveServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartLive: _aio.UnaryUnaryMultiCallable[_live_pb2.StartLiveRequest, _common_pb2.Session]  # type: ignore[assignment]
-    WatchLive: _aio.UnaryStreamMultiCallable[_live_pb2.WatchLiveRequest, _live_pb2.LiveEvent]  # type: ignore[assignment]
+    WatchLive: _aio.UnaryStreamMultiCallable[_live_pb2.WatchLiveRequest, _live_pb2.LiveEventBatch]  # type: ignore[assignment]
     StopLive: _aio.UnaryUnaryMultiCallable[_live_pb2.StopLiveRequest, _common_pb2.Session]  # type: ignore[assignment]
     """Cancels open orders and stops the session; open positions are left as they are."""
     GetLive: _aio.UnaryUnaryMultiCallable[_live_pb2.GetLiveRequest, _live_pb2.LiveSession]  # type: ignore[assignment]
@@ -87,7 +87,7 @@ class LiveServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _live_pb2.WatchLiveRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_live_pb2.LiveEvent], _abc.AsyncIterator[_live_pb2.LiveEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_live_pb2.LiveEventBatch], _abc.AsyncIterator[_live_pb2.LiveEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def StopLive(

@@ -38,8 +38,8 @@ class MonteCarloServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MonteCarloServiceAsyncStub: ...
     StartMonteCarlo: _grpc.UnaryUnaryMultiCallable[_monte_carlo_pb2.StartMonteCarloRequest, _common_pb2.Session]
-    RunMonteCarlo: _grpc.UnaryStreamMultiCallable[_monte_carlo_pb2.StartMonteCarloRequest, _monte_carlo_pb2.MonteCarloEvent]
-    WatchMonteCarlo: _grpc.UnaryStreamMultiCallable[_monte_carlo_pb2.WatchMonteCarloRequest, _monte_carlo_pb2.MonteCarloEvent]
+    RunMonteCarlo: _grpc.UnaryStreamMultiCallable[_monte_carlo_pb2.StartMonteCarloRequest, _monte_carlo_pb2.MonteCarloEventBatch]
+    WatchMonteCarlo: _grpc.UnaryStreamMultiCallable[_monte_carlo_pb2.WatchMonteCarloRequest, _monte_carlo_pb2.MonteCarloEventBatch]
     CancelMonteCarlo: _grpc.UnaryUnaryMultiCallable[_monte_carlo_pb2.CancelMonteCarloRequest, _common_pb2.Session]
     GetMonteCarlo: _grpc.UnaryUnaryMultiCallable[_monte_carlo_pb2.GetMonteCarloRequest, _monte_carlo_pb2.MonteCarlo]
     ListMonteCarlos: _grpc.UnaryUnaryMultiCallable[_monte_carlo_pb2.ListMonteCarlosRequest, _monte_carlo_pb2.ListMonteCarlosResponse]
@@ -56,8 +56,8 @@ class MonteCarloServiceAsyncStub(MonteCarloServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartMonteCarlo: _aio.UnaryUnaryMultiCallable[_monte_carlo_pb2.StartMonteCarloRequest, _common_pb2.Session]  # type: ignore[assignment]
-    RunMonteCarlo: _aio.UnaryStreamMultiCallable[_monte_carlo_pb2.StartMonteCarloRequest, _monte_carlo_pb2.MonteCarloEvent]  # type: ignore[assignment]
-    WatchMonteCarlo: _aio.UnaryStreamMultiCallable[_monte_carlo_pb2.WatchMonteCarloRequest, _monte_carlo_pb2.MonteCarloEvent]  # type: ignore[assignment]
+    RunMonteCarlo: _aio.UnaryStreamMultiCallable[_monte_carlo_pb2.StartMonteCarloRequest, _monte_carlo_pb2.MonteCarloEventBatch]  # type: ignore[assignment]
+    WatchMonteCarlo: _aio.UnaryStreamMultiCallable[_monte_carlo_pb2.WatchMonteCarloRequest, _monte_carlo_pb2.MonteCarloEventBatch]  # type: ignore[assignment]
     CancelMonteCarlo: _aio.UnaryUnaryMultiCallable[_monte_carlo_pb2.CancelMonteCarloRequest, _common_pb2.Session]  # type: ignore[assignment]
     GetMonteCarlo: _aio.UnaryUnaryMultiCallable[_monte_carlo_pb2.GetMonteCarloRequest, _monte_carlo_pb2.MonteCarlo]  # type: ignore[assignment]
     ListMonteCarlos: _aio.UnaryUnaryMultiCallable[_monte_carlo_pb2.ListMonteCarlosRequest, _monte_carlo_pb2.ListMonteCarlosResponse]  # type: ignore[assignment]
@@ -83,14 +83,14 @@ class MonteCarloServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _monte_carlo_pb2.StartMonteCarloRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_monte_carlo_pb2.MonteCarloEvent], _abc.AsyncIterator[_monte_carlo_pb2.MonteCarloEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_monte_carlo_pb2.MonteCarloEventBatch], _abc.AsyncIterator[_monte_carlo_pb2.MonteCarloEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def WatchMonteCarlo(
         self,
         request: _monte_carlo_pb2.WatchMonteCarloRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_monte_carlo_pb2.MonteCarloEvent], _abc.AsyncIterator[_monte_carlo_pb2.MonteCarloEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_monte_carlo_pb2.MonteCarloEventBatch], _abc.AsyncIterator[_monte_carlo_pb2.MonteCarloEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def CancelMonteCarlo(

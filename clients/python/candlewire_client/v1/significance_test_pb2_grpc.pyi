@@ -38,8 +38,8 @@ class SignificanceTestServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SignificanceTestServiceAsyncStub: ...
     StartSignificanceTest: _grpc.UnaryUnaryMultiCallable[_significance_test_pb2.StartSignificanceTestRequest, _common_pb2.Session]
-    RunSignificanceTest: _grpc.UnaryStreamMultiCallable[_significance_test_pb2.StartSignificanceTestRequest, _significance_test_pb2.SignificanceTestEvent]
-    WatchSignificanceTest: _grpc.UnaryStreamMultiCallable[_significance_test_pb2.WatchSignificanceTestRequest, _significance_test_pb2.SignificanceTestEvent]
+    RunSignificanceTest: _grpc.UnaryStreamMultiCallable[_significance_test_pb2.StartSignificanceTestRequest, _significance_test_pb2.SignificanceTestEventBatch]
+    WatchSignificanceTest: _grpc.UnaryStreamMultiCallable[_significance_test_pb2.WatchSignificanceTestRequest, _significance_test_pb2.SignificanceTestEventBatch]
     CancelSignificanceTest: _grpc.UnaryUnaryMultiCallable[_significance_test_pb2.CancelSignificanceTestRequest, _common_pb2.Session]
     GetSignificanceTest: _grpc.UnaryUnaryMultiCallable[_significance_test_pb2.GetSignificanceTestRequest, _significance_test_pb2.SignificanceTest]
     ListSignificanceTests: _grpc.UnaryUnaryMultiCallable[_significance_test_pb2.ListSignificanceTestsRequest, _significance_test_pb2.ListSignificanceTestsResponse]
@@ -54,8 +54,8 @@ class SignificanceTestServiceAsyncStub(SignificanceTestServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartSignificanceTest: _aio.UnaryUnaryMultiCallable[_significance_test_pb2.StartSignificanceTestRequest, _common_pb2.Session]  # type: ignore[assignment]
-    RunSignificanceTest: _aio.UnaryStreamMultiCallable[_significance_test_pb2.StartSignificanceTestRequest, _significance_test_pb2.SignificanceTestEvent]  # type: ignore[assignment]
-    WatchSignificanceTest: _aio.UnaryStreamMultiCallable[_significance_test_pb2.WatchSignificanceTestRequest, _significance_test_pb2.SignificanceTestEvent]  # type: ignore[assignment]
+    RunSignificanceTest: _aio.UnaryStreamMultiCallable[_significance_test_pb2.StartSignificanceTestRequest, _significance_test_pb2.SignificanceTestEventBatch]  # type: ignore[assignment]
+    WatchSignificanceTest: _aio.UnaryStreamMultiCallable[_significance_test_pb2.WatchSignificanceTestRequest, _significance_test_pb2.SignificanceTestEventBatch]  # type: ignore[assignment]
     CancelSignificanceTest: _aio.UnaryUnaryMultiCallable[_significance_test_pb2.CancelSignificanceTestRequest, _common_pb2.Session]  # type: ignore[assignment]
     GetSignificanceTest: _aio.UnaryUnaryMultiCallable[_significance_test_pb2.GetSignificanceTestRequest, _significance_test_pb2.SignificanceTest]  # type: ignore[assignment]
     ListSignificanceTests: _aio.UnaryUnaryMultiCallable[_significance_test_pb2.ListSignificanceTestsRequest, _significance_test_pb2.ListSignificanceTestsResponse]  # type: ignore[assignment]
@@ -79,14 +79,14 @@ class SignificanceTestServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _significance_test_pb2.StartSignificanceTestRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_significance_test_pb2.SignificanceTestEvent], _abc.AsyncIterator[_significance_test_pb2.SignificanceTestEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_significance_test_pb2.SignificanceTestEventBatch], _abc.AsyncIterator[_significance_test_pb2.SignificanceTestEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def WatchSignificanceTest(
         self,
         request: _significance_test_pb2.WatchSignificanceTestRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_significance_test_pb2.SignificanceTestEvent], _abc.AsyncIterator[_significance_test_pb2.SignificanceTestEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_significance_test_pb2.SignificanceTestEventBatch], _abc.AsyncIterator[_significance_test_pb2.SignificanceTestEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def CancelSignificanceTest(

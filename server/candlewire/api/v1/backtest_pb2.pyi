@@ -267,7 +267,6 @@ class BacktestEvent(_message.Message):
     PROGRESS_FIELD_NUMBER: _builtins.int
     LOG_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
-    ERROR_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Per-session cursor, 1-based; pass it as after_sequence to resume watching."""
     @_builtins.property
@@ -282,12 +281,6 @@ class BacktestEvent(_message.Message):
     def log(self) -> _common_pb2.LogLine: ...
     @_builtins.property
     def result(self) -> Global___BacktestResult: ...
-    @_builtins.property
-    def error(self) -> _status_pb2.Status:
-        """Why the stream is ending early. Sent as the last message before the call fails, so REST
-        and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
-        """
-
     def __init__(
         self,
         *,
@@ -297,17 +290,49 @@ class BacktestEvent(_message.Message):
         progress: _common_pb2.Progress | None = ...,
         log: _common_pb2.LogLine | None = ...,
         result: Global___BacktestResult | None = ...,
-        error: _status_pb2.Status | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "session", b"session", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "session", b"session", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "sequence", b"sequence", "session", b"session", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "log", b"log", "progress", b"progress", "result", b"result", "sequence", b"sequence", "session", b"session", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["session", "progress", "log", "result", "error"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["session", "progress", "log", "result"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___BacktestEvent: _TypeAlias = BacktestEvent  # noqa: Y015
+
+@_typing.final
+class BacktestEventBatch(_message.Message):
+    """Events in order. A stream sends whatever is ready at once, one event or many, so a busy
+    job costs one message per batch instead of one per event; an idle one still sends each
+    event as it happens.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___BacktestEvent]: ...
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """Set only on the last message of a stream that fails midway, so REST and SSE clients,
+        which cannot read HTTP trailers, see why it ended; the call's status matches.
+        """
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___BacktestEvent] | None = ...,
+        error: _status_pb2.Status | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BacktestEventBatch: _TypeAlias = BacktestEventBatch  # noqa: Y015
 
 @_typing.final
 class WatchBacktestRequest(_message.Message):

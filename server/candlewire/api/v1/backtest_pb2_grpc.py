@@ -45,12 +45,12 @@ class BacktestServiceStub:
         self.RunBacktest = channel.unary_stream(
                 '/candlewire.v1.BacktestService/RunBacktest',
                 request_serializer=candlewire_dot_v1_dot_backtest__pb2.StartBacktestRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_backtest__pb2.BacktestEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_backtest__pb2.BacktestEventBatch.FromString,
                 _registered_method=True)
         self.WatchBacktest = channel.unary_stream(
                 '/candlewire.v1.BacktestService/WatchBacktest',
                 request_serializer=candlewire_dot_v1_dot_backtest__pb2.WatchBacktestRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_backtest__pb2.BacktestEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_backtest__pb2.BacktestEventBatch.FromString,
                 _registered_method=True)
         self.CancelBacktest = channel.unary_unary(
                 '/candlewire.v1.BacktestService/CancelBacktest',
@@ -196,12 +196,12 @@ def add_BacktestServiceServicer_to_server(servicer, server):
             'RunBacktest': grpc.unary_stream_rpc_method_handler(
                     servicer.RunBacktest,
                     request_deserializer=candlewire_dot_v1_dot_backtest__pb2.StartBacktestRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_backtest__pb2.BacktestEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_backtest__pb2.BacktestEventBatch.SerializeToString,
             ),
             'WatchBacktest': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchBacktest,
                     request_deserializer=candlewire_dot_v1_dot_backtest__pb2.WatchBacktestRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_backtest__pb2.BacktestEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_backtest__pb2.BacktestEventBatch.SerializeToString,
             ),
             'CancelBacktest': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelBacktest,
@@ -303,7 +303,7 @@ class BacktestService:
             target,
             '/candlewire.v1.BacktestService/RunBacktest',
             candlewire_dot_v1_dot_backtest__pb2.StartBacktestRequest.SerializeToString,
-            candlewire_dot_v1_dot_backtest__pb2.BacktestEvent.FromString,
+            candlewire_dot_v1_dot_backtest__pb2.BacktestEventBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -330,7 +330,7 @@ class BacktestService:
             target,
             '/candlewire.v1.BacktestService/WatchBacktest',
             candlewire_dot_v1_dot_backtest__pb2.WatchBacktestRequest.SerializeToString,
-            candlewire_dot_v1_dot_backtest__pb2.BacktestEvent.FromString,
+            candlewire_dot_v1_dot_backtest__pb2.BacktestEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -44,12 +44,12 @@ class CandlesServiceStub:
         self.RunCandleImport = channel.unary_stream(
                 '/candlewire.v1.CandlesService/RunCandleImport',
                 request_serializer=candlewire_dot_v1_dot_candles__pb2.StartCandleImportRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_candles__pb2.CandleImportEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_candles__pb2.CandleImportEventBatch.FromString,
                 _registered_method=True)
         self.WatchCandleImport = channel.unary_stream(
                 '/candlewire.v1.CandlesService/WatchCandleImport',
                 request_serializer=candlewire_dot_v1_dot_candles__pb2.WatchCandleImportRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_candles__pb2.CandleImportEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_candles__pb2.CandleImportEventBatch.FromString,
                 _registered_method=True)
         self.GetCandleImport = channel.unary_unary(
                 '/candlewire.v1.CandlesService/GetCandleImport',
@@ -169,12 +169,12 @@ def add_CandlesServiceServicer_to_server(servicer, server):
             'RunCandleImport': grpc.unary_stream_rpc_method_handler(
                     servicer.RunCandleImport,
                     request_deserializer=candlewire_dot_v1_dot_candles__pb2.StartCandleImportRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_candles__pb2.CandleImportEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_candles__pb2.CandleImportEventBatch.SerializeToString,
             ),
             'WatchCandleImport': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchCandleImport,
                     request_deserializer=candlewire_dot_v1_dot_candles__pb2.WatchCandleImportRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_candles__pb2.CandleImportEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_candles__pb2.CandleImportEventBatch.SerializeToString,
             ),
             'GetCandleImport': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCandleImport,
@@ -266,7 +266,7 @@ class CandlesService:
             target,
             '/candlewire.v1.CandlesService/RunCandleImport',
             candlewire_dot_v1_dot_candles__pb2.StartCandleImportRequest.SerializeToString,
-            candlewire_dot_v1_dot_candles__pb2.CandleImportEvent.FromString,
+            candlewire_dot_v1_dot_candles__pb2.CandleImportEventBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -293,7 +293,7 @@ class CandlesService:
             target,
             '/candlewire.v1.CandlesService/WatchCandleImport',
             candlewire_dot_v1_dot_candles__pb2.WatchCandleImportRequest.SerializeToString,
-            candlewire_dot_v1_dot_candles__pb2.CandleImportEvent.FromString,
+            candlewire_dot_v1_dot_candles__pb2.CandleImportEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,7 +63,9 @@ class SubscribeRequest(_message.Message):
     TYPES_FIELD_NUMBER: _builtins.int
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     after_sequence: _builtins.int
-    """Global cursor: only events with a larger sequence are sent; 0 streams new events only."""
+    """Global cursor: only events with a larger sequence are sent (0 replays all history).
+    Unset: only events that happen from now on.
+    """
     @_builtins.property
     def session_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Only these sessions; empty means all."""
@@ -82,13 +84,15 @@ class SubscribeRequest(_message.Message):
         session_ids: _abc.Iterable[_builtins.str] | None = ...,
         kinds: _abc.Iterable[_common_pb2.SessionKind.ValueType] | None = ...,
         types: _abc.Iterable[Global___EventType.ValueType] | None = ...,
-        after_sequence: _builtins.int = ...,
+        after_sequence: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_after_sequence", b"_after_sequence", "after_sequence", b"after_sequence"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "kinds", b"kinds", "session_ids", b"session_ids", "types", b"types"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after_sequence", b"_after_sequence", "after_sequence", b"after_sequence", "kinds", b"kinds", "session_ids", b"session_ids", "types", b"types"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__after_sequence: _TypeAlias = _typing.Literal["after_sequence"]  # noqa: Y015
+    _WhichOneofArgType__after_sequence: _TypeAlias = _typing.Literal["_after_sequence", b"_after_sequence"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__after_sequence) -> _WhichOneofReturnType__after_sequence | None: ...
 
 Global___SubscribeRequest: _TypeAlias = SubscribeRequest  # noqa: Y015
 
@@ -113,7 +117,6 @@ class Event(_message.Message):
     SIGNIFICANCE_TEST_RESULT_FIELD_NUMBER: _builtins.int
     LIVE_UPDATE_FIELD_NUMBER: _builtins.int
     TEST_JOB_RESULT_FIELD_NUMBER: _builtins.int
-    ERROR_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Global cursor, increasing across all sessions."""
     session_id: _builtins.str
@@ -146,12 +149,6 @@ class Event(_message.Message):
     def live_update(self) -> _live_pb2.LiveUpdate: ...
     @_builtins.property
     def test_job_result(self) -> _test_jobs_pb2.TestJobResult: ...
-    @_builtins.property
-    def error(self) -> _status_pb2.Status:
-        """Why the stream is ending early. Sent as the last message before the call fails, so REST
-        and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
-        """
-
     def __init__(
         self,
         *,
@@ -172,14 +169,46 @@ class Event(_message.Message):
         significance_test_result: _significance_test_pb2.SignificanceTestResult | None = ...,
         live_update: _live_pb2.LiveUpdate | None = ...,
         test_job_result: _test_jobs_pb2.TestJobResult | None = ...,
-        error: _status_pb2.Status | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["backtest_result", b"backtest_result", "candle_import_result", b"candle_import_result", "error", b"error", "live_update", b"live_update", "log", b"log", "monte_carlo_result", b"monte_carlo_result", "monte_carlo_scenario", b"monte_carlo_scenario", "optimization_result", b"optimization_result", "optimization_trial", b"optimization_trial", "payload", b"payload", "progress", b"progress", "session", b"session", "significance_test_result", b"significance_test_result", "test_job_result", b"test_job_result", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backtest_result", b"backtest_result", "candle_import_result", b"candle_import_result", "live_update", b"live_update", "log", b"log", "monte_carlo_result", b"monte_carlo_result", "monte_carlo_scenario", b"monte_carlo_scenario", "optimization_result", b"optimization_result", "optimization_trial", b"optimization_trial", "payload", b"payload", "progress", b"progress", "session", b"session", "significance_test_result", b"significance_test_result", "test_job_result", b"test_job_result", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["backtest_result", b"backtest_result", "candle_import_result", b"candle_import_result", "error", b"error", "kind", b"kind", "live_update", b"live_update", "log", b"log", "monte_carlo_result", b"monte_carlo_result", "monte_carlo_scenario", b"monte_carlo_scenario", "optimization_result", b"optimization_result", "optimization_trial", b"optimization_trial", "payload", b"payload", "progress", b"progress", "sequence", b"sequence", "session", b"session", "session_id", b"session_id", "session_sequence", b"session_sequence", "significance_test_result", b"significance_test_result", "test_job_result", b"test_job_result", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backtest_result", b"backtest_result", "candle_import_result", b"candle_import_result", "kind", b"kind", "live_update", b"live_update", "log", b"log", "monte_carlo_result", b"monte_carlo_result", "monte_carlo_scenario", b"monte_carlo_scenario", "optimization_result", b"optimization_result", "optimization_trial", b"optimization_trial", "payload", b"payload", "progress", b"progress", "sequence", b"sequence", "session", b"session", "session_id", b"session_id", "session_sequence", b"session_sequence", "significance_test_result", b"significance_test_result", "test_job_result", b"test_job_result", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["session", "progress", "log", "backtest_result", "candle_import_result", "optimization_trial", "optimization_result", "monte_carlo_scenario", "monte_carlo_result", "significance_test_result", "live_update", "test_job_result", "error"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["session", "progress", "log", "backtest_result", "candle_import_result", "optimization_trial", "optimization_result", "monte_carlo_scenario", "monte_carlo_result", "significance_test_result", "live_update", "test_job_result"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
+class EventBatch(_message.Message):
+    """Events in order. A stream sends whatever is ready at once, one event or many, so a busy
+    job costs one message per batch instead of one per event; an idle one still sends each
+    event as it happens.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___Event]: ...
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """Set only on the last message of a stream that fails midway, so REST and SSE clients,
+        which cannot read HTTP trailers, see why it ended; the call's status matches.
+        """
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___Event] | None = ...,
+        error: _status_pb2.Status | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventBatch: _TypeAlias = EventBatch  # noqa: Y015

@@ -46,12 +46,12 @@ class MonteCarloServiceStub:
         self.RunMonteCarlo = channel.unary_stream(
                 '/candlewire.v1.MonteCarloService/RunMonteCarlo',
                 request_serializer=candlewire_dot_v1_dot_monte__carlo__pb2.StartMonteCarloRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEventBatch.FromString,
                 _registered_method=True)
         self.WatchMonteCarlo = channel.unary_stream(
                 '/candlewire.v1.MonteCarloService/WatchMonteCarlo',
                 request_serializer=candlewire_dot_v1_dot_monte__carlo__pb2.WatchMonteCarloRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEventBatch.FromString,
                 _registered_method=True)
         self.CancelMonteCarlo = channel.unary_unary(
                 '/candlewire.v1.MonteCarloService/CancelMonteCarlo',
@@ -156,12 +156,12 @@ def add_MonteCarloServiceServicer_to_server(servicer, server):
             'RunMonteCarlo': grpc.unary_stream_rpc_method_handler(
                     servicer.RunMonteCarlo,
                     request_deserializer=candlewire_dot_v1_dot_monte__carlo__pb2.StartMonteCarloRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEventBatch.SerializeToString,
             ),
             'WatchMonteCarlo': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchMonteCarlo,
                     request_deserializer=candlewire_dot_v1_dot_monte__carlo__pb2.WatchMonteCarloRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEventBatch.SerializeToString,
             ),
             'CancelMonteCarlo': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelMonteCarlo,
@@ -249,7 +249,7 @@ class MonteCarloService:
             target,
             '/candlewire.v1.MonteCarloService/RunMonteCarlo',
             candlewire_dot_v1_dot_monte__carlo__pb2.StartMonteCarloRequest.SerializeToString,
-            candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEvent.FromString,
+            candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEventBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -276,7 +276,7 @@ class MonteCarloService:
             target,
             '/candlewire.v1.MonteCarloService/WatchMonteCarlo',
             candlewire_dot_v1_dot_monte__carlo__pb2.WatchMonteCarloRequest.SerializeToString,
-            candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEvent.FromString,
+            candlewire_dot_v1_dot_monte__carlo__pb2.MonteCarloEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

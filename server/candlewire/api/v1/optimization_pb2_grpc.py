@@ -46,12 +46,12 @@ class OptimizationServiceStub:
         self.RunOptimization = channel.unary_stream(
                 '/candlewire.v1.OptimizationService/RunOptimization',
                 request_serializer=candlewire_dot_v1_dot_optimization__pb2.StartOptimizationRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_optimization__pb2.OptimizationEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_optimization__pb2.OptimizationEventBatch.FromString,
                 _registered_method=True)
         self.WatchOptimization = channel.unary_stream(
                 '/candlewire.v1.OptimizationService/WatchOptimization',
                 request_serializer=candlewire_dot_v1_dot_optimization__pb2.WatchOptimizationRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_optimization__pb2.OptimizationEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_optimization__pb2.OptimizationEventBatch.FromString,
                 _registered_method=True)
         self.CancelOptimization = channel.unary_unary(
                 '/candlewire.v1.OptimizationService/CancelOptimization',
@@ -180,12 +180,12 @@ def add_OptimizationServiceServicer_to_server(servicer, server):
             'RunOptimization': grpc.unary_stream_rpc_method_handler(
                     servicer.RunOptimization,
                     request_deserializer=candlewire_dot_v1_dot_optimization__pb2.StartOptimizationRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_optimization__pb2.OptimizationEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_optimization__pb2.OptimizationEventBatch.SerializeToString,
             ),
             'WatchOptimization': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchOptimization,
                     request_deserializer=candlewire_dot_v1_dot_optimization__pb2.WatchOptimizationRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_optimization__pb2.OptimizationEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_optimization__pb2.OptimizationEventBatch.SerializeToString,
             ),
             'CancelOptimization': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelOptimization,
@@ -283,7 +283,7 @@ class OptimizationService:
             target,
             '/candlewire.v1.OptimizationService/RunOptimization',
             candlewire_dot_v1_dot_optimization__pb2.StartOptimizationRequest.SerializeToString,
-            candlewire_dot_v1_dot_optimization__pb2.OptimizationEvent.FromString,
+            candlewire_dot_v1_dot_optimization__pb2.OptimizationEventBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -310,7 +310,7 @@ class OptimizationService:
             target,
             '/candlewire.v1.OptimizationService/WatchOptimization',
             candlewire_dot_v1_dot_optimization__pb2.WatchOptimizationRequest.SerializeToString,
-            candlewire_dot_v1_dot_optimization__pb2.OptimizationEvent.FromString,
+            candlewire_dot_v1_dot_optimization__pb2.OptimizationEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

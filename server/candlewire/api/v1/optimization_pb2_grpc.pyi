@@ -38,8 +38,8 @@ class OptimizationServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> OptimizationServiceAsyncStub: ...
     StartOptimization: _grpc.UnaryUnaryMultiCallable[_optimization_pb2.StartOptimizationRequest, _common_pb2.Session]
-    RunOptimization: _grpc.UnaryStreamMultiCallable[_optimization_pb2.StartOptimizationRequest, _optimization_pb2.OptimizationEvent]
-    WatchOptimization: _grpc.UnaryStreamMultiCallable[_optimization_pb2.WatchOptimizationRequest, _optimization_pb2.OptimizationEvent]
+    RunOptimization: _grpc.UnaryStreamMultiCallable[_optimization_pb2.StartOptimizationRequest, _optimization_pb2.OptimizationEventBatch]
+    WatchOptimization: _grpc.UnaryStreamMultiCallable[_optimization_pb2.WatchOptimizationRequest, _optimization_pb2.OptimizationEventBatch]
     CancelOptimization: _grpc.UnaryUnaryMultiCallable[_optimization_pb2.CancelOptimizationRequest, _common_pb2.Session]
     ResumeOptimization: _grpc.UnaryUnaryMultiCallable[_optimization_pb2.ResumeOptimizationRequest, _common_pb2.Session]
     """Requeues a cancelled or failed optimization; finished trials are kept."""
@@ -60,8 +60,8 @@ class OptimizationServiceAsyncStub(OptimizationServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartOptimization: _aio.UnaryUnaryMultiCallable[_optimization_pb2.StartOptimizationRequest, _common_pb2.Session]  # type: ignore[assignment]
-    RunOptimization: _aio.UnaryStreamMultiCallable[_optimization_pb2.StartOptimizationRequest, _optimization_pb2.OptimizationEvent]  # type: ignore[assignment]
-    WatchOptimization: _aio.UnaryStreamMultiCallable[_optimization_pb2.WatchOptimizationRequest, _optimization_pb2.OptimizationEvent]  # type: ignore[assignment]
+    RunOptimization: _aio.UnaryStreamMultiCallable[_optimization_pb2.StartOptimizationRequest, _optimization_pb2.OptimizationEventBatch]  # type: ignore[assignment]
+    WatchOptimization: _aio.UnaryStreamMultiCallable[_optimization_pb2.WatchOptimizationRequest, _optimization_pb2.OptimizationEventBatch]  # type: ignore[assignment]
     CancelOptimization: _aio.UnaryUnaryMultiCallable[_optimization_pb2.CancelOptimizationRequest, _common_pb2.Session]  # type: ignore[assignment]
     ResumeOptimization: _aio.UnaryUnaryMultiCallable[_optimization_pb2.ResumeOptimizationRequest, _common_pb2.Session]  # type: ignore[assignment]
     """Requeues a cancelled or failed optimization; finished trials are kept."""
@@ -91,14 +91,14 @@ class OptimizationServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _optimization_pb2.StartOptimizationRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_optimization_pb2.OptimizationEvent], _abc.AsyncIterator[_optimization_pb2.OptimizationEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_optimization_pb2.OptimizationEventBatch], _abc.AsyncIterator[_optimization_pb2.OptimizationEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def WatchOptimization(
         self,
         request: _optimization_pb2.WatchOptimizationRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_optimization_pb2.OptimizationEvent], _abc.AsyncIterator[_optimization_pb2.OptimizationEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_optimization_pb2.OptimizationEventBatch], _abc.AsyncIterator[_optimization_pb2.OptimizationEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def CancelOptimization(

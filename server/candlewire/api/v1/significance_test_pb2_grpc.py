@@ -46,12 +46,12 @@ class SignificanceTestServiceStub:
         self.RunSignificanceTest = channel.unary_stream(
                 '/candlewire.v1.SignificanceTestService/RunSignificanceTest',
                 request_serializer=candlewire_dot_v1_dot_significance__test__pb2.StartSignificanceTestRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEventBatch.FromString,
                 _registered_method=True)
         self.WatchSignificanceTest = channel.unary_stream(
                 '/candlewire.v1.SignificanceTestService/WatchSignificanceTest',
                 request_serializer=candlewire_dot_v1_dot_significance__test__pb2.WatchSignificanceTestRequest.SerializeToString,
-                response_deserializer=candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEvent.FromString,
+                response_deserializer=candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEventBatch.FromString,
                 _registered_method=True)
         self.CancelSignificanceTest = channel.unary_unary(
                 '/candlewire.v1.SignificanceTestService/CancelSignificanceTest',
@@ -144,12 +144,12 @@ def add_SignificanceTestServiceServicer_to_server(servicer, server):
             'RunSignificanceTest': grpc.unary_stream_rpc_method_handler(
                     servicer.RunSignificanceTest,
                     request_deserializer=candlewire_dot_v1_dot_significance__test__pb2.StartSignificanceTestRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEventBatch.SerializeToString,
             ),
             'WatchSignificanceTest': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchSignificanceTest,
                     request_deserializer=candlewire_dot_v1_dot_significance__test__pb2.WatchSignificanceTestRequest.FromString,
-                    response_serializer=candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEvent.SerializeToString,
+                    response_serializer=candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEventBatch.SerializeToString,
             ),
             'CancelSignificanceTest': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelSignificanceTest,
@@ -232,7 +232,7 @@ class SignificanceTestService:
             target,
             '/candlewire.v1.SignificanceTestService/RunSignificanceTest',
             candlewire_dot_v1_dot_significance__test__pb2.StartSignificanceTestRequest.SerializeToString,
-            candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEvent.FromString,
+            candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEventBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -259,7 +259,7 @@ class SignificanceTestService:
             target,
             '/candlewire.v1.SignificanceTestService/WatchSignificanceTest',
             candlewire_dot_v1_dot_significance__test__pb2.WatchSignificanceTestRequest.SerializeToString,
-            candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEvent.FromString,
+            candlewire_dot_v1_dot_significance__test__pb2.SignificanceTestEventBatch.FromString,
             options,
             channel_credentials,
             insecure,

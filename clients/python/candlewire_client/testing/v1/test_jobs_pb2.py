@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%candlewire/testing/v1/test_jobs.proto\x12\x15\x63\x61ndlewire.testing.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x93\x01\n\x13StartTestJobRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\r\n\x05steps\x18\x02 \x01(\x05\x12\x18\n\x10step_interval_ms\x18\x03 \x01(\x05\x12\x17\n\x0f\x65vents_per_step\x18\x04 \x01(\x05\x12\x14\n\x0c\x66\x61il_at_step\x18\x05 \x01(\x05\x12\x15\n\rcrash_at_step\x18\x06 \x01(\x05\"#\n\rTestJobResult\x12\x12\n\nsteps_done\x18\x01 \x01(\x05\"\xa4\x01\n\x07TestJob\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12:\n\x06params\x18\x02 \x01(\x0b\x32*.candlewire.testing.v1.StartTestJobRequest\x12\x34\n\x06result\x18\x03 \x01(\x0b\x32$.candlewire.testing.v1.TestJobResult\"\xaf\x02\n\x0cTestJobEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x36\n\x06result\x18\x06 \x01(\x0b\x32$.candlewire.testing.v1.TestJobResultH\x00\x12#\n\x05\x65rror\x18\x0f \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x07\n\x05\x65vent\"9\n\x13WatchTestJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\x1f\n\x11GetTestJobRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xf5\x02\n\x0eTestJobService\x12k\n\x0cStartTestJob\x12*.candlewire.testing.v1.StartTestJobRequest\x1a\x16.candlewire.v1.Session\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/testJobs:\x01*\x12\x82\x01\n\x0cWatchTestJob\x12*.candlewire.testing.v1.WatchTestJobRequest\x1a#.candlewire.testing.v1.TestJobEvent\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/testJobs/{id}:watch0\x01\x12q\n\nGetTestJob\x12(.candlewire.testing.v1.GetTestJobRequest\x1a\x1e.candlewire.testing.v1.TestJob\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/testJobs/{id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%candlewire/testing/v1/test_jobs.proto\x12\x15\x63\x61ndlewire.testing.v1\x1a\x1a\x63\x61ndlewire/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x93\x01\n\x13StartTestJobRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\r\n\x05steps\x18\x02 \x01(\x05\x12\x18\n\x10step_interval_ms\x18\x03 \x01(\x05\x12\x17\n\x0f\x65vents_per_step\x18\x04 \x01(\x05\x12\x14\n\x0c\x66\x61il_at_step\x18\x05 \x01(\x05\x12\x15\n\rcrash_at_step\x18\x06 \x01(\x05\"#\n\rTestJobResult\x12\x12\n\nsteps_done\x18\x01 \x01(\x05\"\xa4\x01\n\x07TestJob\x12\'\n\x07session\x18\x01 \x01(\x0b\x32\x16.candlewire.v1.Session\x12:\n\x06params\x18\x02 \x01(\x0b\x32*.candlewire.testing.v1.StartTestJobRequest\x12\x34\n\x06result\x18\x03 \x01(\x0b\x32$.candlewire.testing.v1.TestJobResult\"\x8a\x02\n\x0cTestJobEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07session\x18\x03 \x01(\x0b\x32\x16.candlewire.v1.SessionH\x00\x12+\n\x08progress\x18\x04 \x01(\x0b\x32\x17.candlewire.v1.ProgressH\x00\x12%\n\x03log\x18\x05 \x01(\x0b\x32\x16.candlewire.v1.LogLineH\x00\x12\x36\n\x06result\x18\x06 \x01(\x0b\x32$.candlewire.testing.v1.TestJobResultH\x00\x42\x07\n\x05\x65vent\"k\n\x11TestJobEventBatch\x12\x33\n\x06\x65vents\x18\x01 \x03(\x0b\x32#.candlewire.testing.v1.TestJobEvent\x12!\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.Status\"9\n\x13WatchTestJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"\x1f\n\x11GetTestJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14\x43\x61ncelTestJobRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xf5\x03\n\x0eTestJobService\x12k\n\x0cStartTestJob\x12*.candlewire.testing.v1.StartTestJobRequest\x1a\x16.candlewire.v1.Session\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/testJobs:\x01*\x12\x87\x01\n\x0cWatchTestJob\x12*.candlewire.testing.v1.WatchTestJobRequest\x1a(.candlewire.testing.v1.TestJobEventBatch\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/testJobs/{id}:watch0\x01\x12q\n\nGetTestJob\x12(.candlewire.testing.v1.GetTestJobRequest\x1a\x1e.candlewire.testing.v1.TestJob\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/testJobs/{id}\x12y\n\rCancelTestJob\x12+.candlewire.testing.v1.CancelTestJobRequest\x1a\x16.candlewire.v1.Session\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/testJobs/{id}:cancel:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TESTJOBSERVICE'].methods_by_name['WatchTestJob']._serialized_options = b'\202\323\344\223\002\031\022\027/v1/testJobs/{id}:watch'
   _globals['_TESTJOBSERVICE'].methods_by_name['GetTestJob']._loaded_options = None
   _globals['_TESTJOBSERVICE'].methods_by_name['GetTestJob']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/testJobs/{id}'
+  _globals['_TESTJOBSERVICE'].methods_by_name['CancelTestJob']._loaded_options = None
+  _globals['_TESTJOBSERVICE'].methods_by_name['CancelTestJob']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/testJobs/{id}:cancel:\001*'
   _globals['_STARTTESTJOBREQUEST']._serialized_start=181
   _globals['_STARTTESTJOBREQUEST']._serialized_end=328
   _globals['_TESTJOBRESULT']._serialized_start=330
@@ -48,11 +50,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TESTJOB']._serialized_start=368
   _globals['_TESTJOB']._serialized_end=532
   _globals['_TESTJOBEVENT']._serialized_start=535
-  _globals['_TESTJOBEVENT']._serialized_end=838
-  _globals['_WATCHTESTJOBREQUEST']._serialized_start=840
-  _globals['_WATCHTESTJOBREQUEST']._serialized_end=897
-  _globals['_GETTESTJOBREQUEST']._serialized_start=899
-  _globals['_GETTESTJOBREQUEST']._serialized_end=930
-  _globals['_TESTJOBSERVICE']._serialized_start=933
-  _globals['_TESTJOBSERVICE']._serialized_end=1306
+  _globals['_TESTJOBEVENT']._serialized_end=801
+  _globals['_TESTJOBEVENTBATCH']._serialized_start=803
+  _globals['_TESTJOBEVENTBATCH']._serialized_end=910
+  _globals['_WATCHTESTJOBREQUEST']._serialized_start=912
+  _globals['_WATCHTESTJOBREQUEST']._serialized_end=969
+  _globals['_GETTESTJOBREQUEST']._serialized_start=971
+  _globals['_GETTESTJOBREQUEST']._serialized_end=1002
+  _globals['_CANCELTESTJOBREQUEST']._serialized_start=1004
+  _globals['_CANCELTESTJOBREQUEST']._serialized_end=1038
+  _globals['_TESTJOBSERVICE']._serialized_start=1041
+  _globals['_TESTJOBSERVICE']._serialized_end=1542
 # @@protoc_insertion_point(module_scope)

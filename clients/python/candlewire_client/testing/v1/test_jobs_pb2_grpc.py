@@ -45,12 +45,17 @@ class TestJobServiceStub:
         self.WatchTestJob = channel.unary_stream(
                 '/candlewire.testing.v1.TestJobService/WatchTestJob',
                 request_serializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.WatchTestJobRequest.SerializeToString,
-                response_deserializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJobEvent.FromString,
+                response_deserializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJobEventBatch.FromString,
                 _registered_method=True)
         self.GetTestJob = channel.unary_unary(
                 '/candlewire.testing.v1.TestJobService/GetTestJob',
                 request_serializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.GetTestJobRequest.SerializeToString,
                 response_deserializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJob.FromString,
+                _registered_method=True)
+        self.CancelTestJob = channel.unary_unary(
+                '/candlewire.testing.v1.TestJobService/CancelTestJob',
+                request_serializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.CancelTestJobRequest.SerializeToString,
+                response_deserializer=candlewire_dot_v1_dot_common__pb2.Session.FromString,
                 _registered_method=True)
 
 
@@ -77,6 +82,12 @@ class TestJobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelTestJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TestJobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -88,12 +99,17 @@ def add_TestJobServiceServicer_to_server(servicer, server):
             'WatchTestJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchTestJob,
                     request_deserializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.WatchTestJobRequest.FromString,
-                    response_serializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJobEvent.SerializeToString,
+                    response_serializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJobEventBatch.SerializeToString,
             ),
             'GetTestJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTestJob,
                     request_deserializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.GetTestJobRequest.FromString,
                     response_serializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJob.SerializeToString,
+            ),
+            'CancelTestJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTestJob,
+                    request_deserializer=candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.CancelTestJobRequest.FromString,
+                    response_serializer=candlewire_dot_v1_dot_common__pb2.Session.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -151,7 +167,7 @@ class TestJobService:
             target,
             '/candlewire.testing.v1.TestJobService/WatchTestJob',
             candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.WatchTestJobRequest.SerializeToString,
-            candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJobEvent.FromString,
+            candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJobEventBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -179,6 +195,33 @@ class TestJobService:
             '/candlewire.testing.v1.TestJobService/GetTestJob',
             candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.GetTestJobRequest.SerializeToString,
             candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.TestJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTestJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/candlewire.testing.v1.TestJobService/CancelTestJob',
+            candlewire_dot_testing_dot_v1_dot_test__jobs__pb2.CancelTestJobRequest.SerializeToString,
+            candlewire_dot_v1_dot_common__pb2.Session.FromString,
             options,
             channel_credentials,
             insecure,

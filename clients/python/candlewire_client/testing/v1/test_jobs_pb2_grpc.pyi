@@ -37,8 +37,9 @@ class TestJobServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> TestJobServiceAsyncStub: ...
     StartTestJob: _grpc.UnaryUnaryMultiCallable[_test_jobs_pb2.StartTestJobRequest, _common_pb2.Session]
-    WatchTestJob: _grpc.UnaryStreamMultiCallable[_test_jobs_pb2.WatchTestJobRequest, _test_jobs_pb2.TestJobEvent]
+    WatchTestJob: _grpc.UnaryStreamMultiCallable[_test_jobs_pb2.WatchTestJobRequest, _test_jobs_pb2.TestJobEventBatch]
     GetTestJob: _grpc.UnaryUnaryMultiCallable[_test_jobs_pb2.GetTestJobRequest, _test_jobs_pb2.TestJob]
+    CancelTestJob: _grpc.UnaryUnaryMultiCallable[_test_jobs_pb2.CancelTestJobRequest, _common_pb2.Session]
 
 @_typing.type_check_only
 class TestJobServiceAsyncStub(TestJobServiceStub):
@@ -48,8 +49,9 @@ class TestJobServiceAsyncStub(TestJobServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     StartTestJob: _aio.UnaryUnaryMultiCallable[_test_jobs_pb2.StartTestJobRequest, _common_pb2.Session]  # type: ignore[assignment]
-    WatchTestJob: _aio.UnaryStreamMultiCallable[_test_jobs_pb2.WatchTestJobRequest, _test_jobs_pb2.TestJobEvent]  # type: ignore[assignment]
+    WatchTestJob: _aio.UnaryStreamMultiCallable[_test_jobs_pb2.WatchTestJobRequest, _test_jobs_pb2.TestJobEventBatch]  # type: ignore[assignment]
     GetTestJob: _aio.UnaryUnaryMultiCallable[_test_jobs_pb2.GetTestJobRequest, _test_jobs_pb2.TestJob]  # type: ignore[assignment]
+    CancelTestJob: _aio.UnaryUnaryMultiCallable[_test_jobs_pb2.CancelTestJobRequest, _common_pb2.Session]  # type: ignore[assignment]
 
 class TestJobServiceServicer(metaclass=_abc_1.ABCMeta):
     """A synthetic job for exercising the job runtime in tests. Registered only
@@ -68,7 +70,7 @@ class TestJobServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _test_jobs_pb2.WatchTestJobRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_test_jobs_pb2.TestJobEvent], _abc.AsyncIterator[_test_jobs_pb2.TestJobEvent]]: ...
+    ) -> _typing.Union[_abc.Iterator[_test_jobs_pb2.TestJobEventBatch], _abc.AsyncIterator[_test_jobs_pb2.TestJobEventBatch]]: ...
 
     @_abc_1.abstractmethod
     def GetTestJob(
@@ -76,5 +78,12 @@ class TestJobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _test_jobs_pb2.GetTestJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_test_jobs_pb2.TestJob, _abc.Awaitable[_test_jobs_pb2.TestJob]]: ...
+
+    @_abc_1.abstractmethod
+    def CancelTestJob(
+        self,
+        request: _test_jobs_pb2.CancelTestJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_common_pb2.Session, _abc.Awaitable[_common_pb2.Session]]: ...
 
 def add_TestJobServiceServicer_to_server(servicer: TestJobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,4 +1,4 @@
-"""Initial schema: sessions, events, settings, auth tokens, API keys, notification channels, candles.
+"""Initial schema: sessions, events, settings, auth tokens, API keys, notification channels, candles (rows + day blocks).
 
 Revision ID: 0001
 Revises:
@@ -99,10 +99,18 @@ def upgrade() -> None:
         sa.Column("volume", sa.Float, nullable=False),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "candle_days",
+        sa.Column("exchange", sa.String(100), primary_key=True),
+        sa.Column("symbol", sa.String(100), primary_key=True),
+        sa.Column("day_ms", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sqlite_with_rowid=False,
+    )
 
 
 def downgrade() -> None:
-    for table in ("candles", "notification_channels", "api_keys", "auth_tokens", "settings_kv", "events"):
+    for table in ("candle_days", "candles", "notification_channels", "api_keys", "auth_tokens", "settings_kv", "events"):
         op.drop_table(table)
     op.drop_index("ix_sessions_status", "sessions")
     op.drop_index("ix_sessions_kind_created_at", "sessions")

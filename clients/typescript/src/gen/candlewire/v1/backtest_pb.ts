@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file candlewire/v1/backtest.proto.
  */
 export const file_candlewire_v1_backtest: GenFile = /*@__PURE__*/
-  fileDesc("ChxjYW5kbGV3aXJlL3YxL2JhY2t0ZXN0LnByb3RvEg1jYW5kbGV3aXJlLnYxImIKD0JhY2t0ZXN0T3B0aW9ucxISCgpkZWJ1Z19tb2RlGAEgASgIEhUKDWV4cG9ydF9jaGFydHMYAiABKAgSEQoJZmFzdF9tb2RlGAMgASgIEhEKCWJlbmNobWFyaxgEIAEoCCL0AwoOQmFja3Rlc3RQYXJhbXMSJAoGcm91dGVzGAEgAygLMhQuY2FuZGxld2lyZS52MS5Sb3V0ZRItCgtkYXRhX3JvdXRlcxgCIAMoCzIYLmNhbmRsZXdpcmUudjEuRGF0YVJvdXRlEiUKCnN0YXJ0X2RhdGUYAyABKAsyES5nb29nbGUudHlwZS5EYXRlEiYKC2ZpbmlzaF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIyCglleGNoYW5nZXMYBSADKAsyHy5jYW5kbGV3aXJlLnYxLkV4Y2hhbmdlU2V0dGluZ3MSHAoPd2FybV91cF9jYW5kbGVzGAYgASgFSACIAQESSwoPaHlwZXJwYXJhbWV0ZXJzGAcgAygLMjIuY2FuZGxld2lyZS52MS5CYWNrdGVzdFBhcmFtcy5IeXBlcnBhcmFtZXRlcnNFbnRyeRIvCgdvcHRpb25zGAggASgLMh4uY2FuZGxld2lyZS52MS5CYWNrdGVzdE9wdGlvbnMaWgoUSHlwZXJwYXJhbWV0ZXJzRW50cnkSCwoDa2V5GAEgASgJEjEKBXZhbHVlGAIgASgLMiIuY2FuZGxld2lyZS52MS5IeXBlcnBhcmFtZXRlclZhbHVlOgI4AUISChBfd2FybV91cF9jYW5kbGVzImkKFFN0YXJ0QmFja3Rlc3RSZXF1ZXN0Eg0KBXRpdGxlGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KBnBhcmFtcxgDIAEoCzIdLmNhbmRsZXdpcmUudjEuQmFja3Rlc3RQYXJhbXMiLgoOU3RyYXRlZ3lTb3VyY2USDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkigAIKDkJhY2t0ZXN0UmVzdWx0EicKB21ldHJpY3MYASABKAsyFi5jYW5kbGV3aXJlLnYxLk1ldHJpY3MSMAoMZXF1aXR5X2N1cnZlGAIgASgLMhouY2FuZGxld2lyZS52MS5FcXVpdHlDdXJ2ZRIuCgpiZW5jaG1hcmtzGAMgAygLMhouY2FuZGxld2lyZS52MS5FcXVpdHlDdXJ2ZRIUCgx0cmFkZXNfY291bnQYBCABKAMSFAoMb3JkZXJzX2NvdW50GAUgASgDEjcKEHN0cmF0ZWd5X3NvdXJjZXMYBiADKAsyHS5jYW5kbGV3aXJlLnYxLlN0cmF0ZWd5U291cmNlIpEBCghCYWNrdGVzdBInCgdzZXNzaW9uGAEgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uEi0KBnBhcmFtcxgCIAEoCzIdLmNhbmRsZXdpcmUudjEuQmFja3Rlc3RQYXJhbXMSLQoGcmVzdWx0GAMgASgLMh0uY2FuZGxld2lyZS52MS5CYWNrdGVzdFJlc3VsdCKpAgoNQmFja3Rlc3RFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdzZXNzaW9uGAMgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uSAASKwoIcHJvZ3Jlc3MYBCABKAsyFy5jYW5kbGV3aXJlLnYxLlByb2dyZXNzSAASJQoDbG9nGAUgASgLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lSAASLwoGcmVzdWx0GAYgASgLMh0uY2FuZGxld2lyZS52MS5CYWNrdGVzdFJlc3VsdEgAEiMKBWVycm9yGA8gASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXNIAEIHCgVldmVudCI6ChRXYXRjaEJhY2t0ZXN0UmVxdWVzdBIKCgJpZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAyIjChVDYW5jZWxCYWNrdGVzdFJlcXVlc3QSCgoCaWQYASABKAkiIAoSR2V0QmFja3Rlc3RSZXF1ZXN0EgoKAmlkGAEgASgJIuwBChRMaXN0QmFja3Rlc3RzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCg50aXRsZV9jb250YWlucxgDIAEoCRIuCghzdGF0dXNlcxgEIAMoDjIcLmNhbmRsZXdpcmUudjEuU2Vzc2lvblN0YXR1cxIxCg1jcmVhdGVkX2FmdGVyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXAoVTGlzdEJhY2t0ZXN0c1Jlc3BvbnNlEioKCWJhY2t0ZXN0cxgBIAMoCzIXLmNhbmRsZXdpcmUudjEuQmFja3Rlc3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInMKFVVwZGF0ZUJhY2t0ZXN0UmVxdWVzdBIpCghiYWNrdGVzdBgBIAEoCzIXLmNhbmRsZXdpcmUudjEuQmFja3Rlc3QSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIiMKFURlbGV0ZUJhY2t0ZXN0UmVxdWVzdBIKCgJpZBgBIAEoCSIwChVQdXJnZUJhY2t0ZXN0c1JlcXVlc3QSFwoPb2xkZXJfdGhhbl9kYXlzGAEgASgFIi8KFlB1cmdlQmFja3Rlc3RzUmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAyJgChtHZXRCYWNrdGVzdENoYXJ0RGF0YVJlcXVlc3QSCgoCaWQYASABKAkSEwoLcm91dGVfaW5kZXgYAiABKAUSEAoIZXhjaGFuZ2UYAyABKAkSDgoGc3ltYm9sGAQgASgJIk4KGUxpc3RCYWNrdGVzdFRyYWRlc1JlcXVlc3QSCgoCaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWwoaTGlzdEJhY2t0ZXN0VHJhZGVzUmVzcG9uc2USJAoGdHJhZGVzGAEgAygLMhQuY2FuZGxld2lyZS52MS5UcmFkZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidAoWR2V0QmFja3Rlc3RMb2dzUmVxdWVzdBIKCgJpZBgBIAEoCRInCgZsZXZlbHMYAiADKA4yFy5jYW5kbGV3aXJlLnYxLkxvZ0xldmVsEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlkKF0dldEJhY2t0ZXN0TG9nc1Jlc3BvbnNlEiUKBWxpbmVzGAEgAygLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTK/CwoPQmFja3Rlc3RTZXJ2aWNlEmYKDVN0YXJ0QmFja3Rlc3QSIy5jYW5kbGV3aXJlLnYxLlN0YXJ0QmFja3Rlc3RSZXF1ZXN0GhYuY2FuZGxld2lyZS52MS5TZXNzaW9uIhiC0+STAhIiDS92MS9iYWNrdGVzdHM6ASoScAoLUnVuQmFja3Rlc3QSIy5jYW5kbGV3aXJlLnYxLlN0YXJ0QmFja3Rlc3RSZXF1ZXN0GhwuY2FuZGxld2lyZS52MS5CYWNrdGVzdEV2ZW50IhyC0+STAhYiES92MS9iYWNrdGVzdHM6cnVuOgEqMAESdgoNV2F0Y2hCYWNrdGVzdBIjLmNhbmRsZXdpcmUudjEuV2F0Y2hCYWNrdGVzdFJlcXVlc3QaHC5jYW5kbGV3aXJlLnYxLkJhY2t0ZXN0RXZlbnQiIILT5JMCGhIYL3YxL2JhY2t0ZXN0cy97aWR9OndhdGNoMAESdAoOQ2FuY2VsQmFja3Rlc3QSJC5jYW5kbGV3aXJlLnYxLkNhbmNlbEJhY2t0ZXN0UmVxdWVzdBoWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbiIkgtPkkwIeIhkvdjEvYmFja3Rlc3RzL3tpZH06Y2FuY2VsOgEqEmUKC0dldEJhY2t0ZXN0EiEuY2FuZGxld2lyZS52MS5HZXRCYWNrdGVzdFJlcXVlc3QaFy5jYW5kbGV3aXJlLnYxLkJhY2t0ZXN0IhqC0+STAhQSEi92MS9iYWNrdGVzdHMve2lkfRJxCg1MaXN0QmFja3Rlc3RzEiMuY2FuZGxld2lyZS52MS5MaXN0QmFja3Rlc3RzUmVxdWVzdBokLmNhbmRsZXdpcmUudjEuTGlzdEJhY2t0ZXN0c1Jlc3BvbnNlIhWC0+STAg8SDS92MS9iYWNrdGVzdHMShgEKDlVwZGF0ZUJhY2t0ZXN0EiQuY2FuZGxld2lyZS52MS5VcGRhdGVCYWNrdGVzdFJlcXVlc3QaFy5jYW5kbGV3aXJlLnYxLkJhY2t0ZXN0IjWC0+STAi8yIy92MS9iYWNrdGVzdHMve2JhY2t0ZXN0LnNlc3Npb24uaWR9OghiYWNrdGVzdBJqCg5EZWxldGVCYWNrdGVzdBIkLmNhbmRsZXdpcmUudjEuRGVsZXRlQmFja3Rlc3RSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IhqC0+STAhQqEi92MS9iYWNrdGVzdHMve2lkfRJ9Cg5QdXJnZUJhY2t0ZXN0cxIkLmNhbmRsZXdpcmUudjEuUHVyZ2VCYWNrdGVzdHNSZXF1ZXN0GiUuY2FuZGxld2lyZS52MS5QdXJnZUJhY2t0ZXN0c1Jlc3BvbnNlIh6C0+STAhgiEy92MS9iYWNrdGVzdHM6cHVyZ2U6ASoSggEKFEdldEJhY2t0ZXN0Q2hhcnREYXRhEiouY2FuZGxld2lyZS52MS5HZXRCYWNrdGVzdENoYXJ0RGF0YVJlcXVlc3QaGC5jYW5kbGV3aXJlLnYxLkNoYXJ0RGF0YSIkgtPkkwIeEhwvdjEvYmFja3Rlc3RzL3tpZH0vY2hhcnREYXRhEowBChJMaXN0QmFja3Rlc3RUcmFkZXMSKC5jYW5kbGV3aXJlLnYxLkxpc3RCYWNrdGVzdFRyYWRlc1JlcXVlc3QaKS5jYW5kbGV3aXJlLnYxLkxpc3RCYWNrdGVzdFRyYWRlc1Jlc3BvbnNlIiGC0+STAhsSGS92MS9iYWNrdGVzdHMve2lkfS90cmFkZXMSgQEKD0dldEJhY2t0ZXN0TG9ncxIlLmNhbmRsZXdpcmUudjEuR2V0QmFja3Rlc3RMb2dzUmVxdWVzdBomLmNhbmRsZXdpcmUudjEuR2V0QmFja3Rlc3RMb2dzUmVzcG9uc2UiH4LT5JMCGRIXL3YxL2JhY2t0ZXN0cy97aWR9L2xvZ3NiBnByb3RvMw", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status, file_google_type_date]);
+  fileDesc("ChxjYW5kbGV3aXJlL3YxL2JhY2t0ZXN0LnByb3RvEg1jYW5kbGV3aXJlLnYxImIKD0JhY2t0ZXN0T3B0aW9ucxISCgpkZWJ1Z19tb2RlGAEgASgIEhUKDWV4cG9ydF9jaGFydHMYAiABKAgSEQoJZmFzdF9tb2RlGAMgASgIEhEKCWJlbmNobWFyaxgEIAEoCCL0AwoOQmFja3Rlc3RQYXJhbXMSJAoGcm91dGVzGAEgAygLMhQuY2FuZGxld2lyZS52MS5Sb3V0ZRItCgtkYXRhX3JvdXRlcxgCIAMoCzIYLmNhbmRsZXdpcmUudjEuRGF0YVJvdXRlEiUKCnN0YXJ0X2RhdGUYAyABKAsyES5nb29nbGUudHlwZS5EYXRlEiYKC2ZpbmlzaF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIyCglleGNoYW5nZXMYBSADKAsyHy5jYW5kbGV3aXJlLnYxLkV4Y2hhbmdlU2V0dGluZ3MSHAoPd2FybV91cF9jYW5kbGVzGAYgASgFSACIAQESSwoPaHlwZXJwYXJhbWV0ZXJzGAcgAygLMjIuY2FuZGxld2lyZS52MS5CYWNrdGVzdFBhcmFtcy5IeXBlcnBhcmFtZXRlcnNFbnRyeRIvCgdvcHRpb25zGAggASgLMh4uY2FuZGxld2lyZS52MS5CYWNrdGVzdE9wdGlvbnMaWgoUSHlwZXJwYXJhbWV0ZXJzRW50cnkSCwoDa2V5GAEgASgJEjEKBXZhbHVlGAIgASgLMiIuY2FuZGxld2lyZS52MS5IeXBlcnBhcmFtZXRlclZhbHVlOgI4AUISChBfd2FybV91cF9jYW5kbGVzImkKFFN0YXJ0QmFja3Rlc3RSZXF1ZXN0Eg0KBXRpdGxlGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi0KBnBhcmFtcxgDIAEoCzIdLmNhbmRsZXdpcmUudjEuQmFja3Rlc3RQYXJhbXMiLgoOU3RyYXRlZ3lTb3VyY2USDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkigAIKDkJhY2t0ZXN0UmVzdWx0EicKB21ldHJpY3MYASABKAsyFi5jYW5kbGV3aXJlLnYxLk1ldHJpY3MSMAoMZXF1aXR5X2N1cnZlGAIgASgLMhouY2FuZGxld2lyZS52MS5FcXVpdHlDdXJ2ZRIuCgpiZW5jaG1hcmtzGAMgAygLMhouY2FuZGxld2lyZS52MS5FcXVpdHlDdXJ2ZRIUCgx0cmFkZXNfY291bnQYBCABKAMSFAoMb3JkZXJzX2NvdW50GAUgASgDEjcKEHN0cmF0ZWd5X3NvdXJjZXMYBiADKAsyHS5jYW5kbGV3aXJlLnYxLlN0cmF0ZWd5U291cmNlIpEBCghCYWNrdGVzdBInCgdzZXNzaW9uGAEgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uEi0KBnBhcmFtcxgCIAEoCzIdLmNhbmRsZXdpcmUudjEuQmFja3Rlc3RQYXJhbXMSLQoGcmVzdWx0GAMgASgLMh0uY2FuZGxld2lyZS52MS5CYWNrdGVzdFJlc3VsdCKEAgoNQmFja3Rlc3RFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdzZXNzaW9uGAMgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uSAASKwoIcHJvZ3Jlc3MYBCABKAsyFy5jYW5kbGV3aXJlLnYxLlByb2dyZXNzSAASJQoDbG9nGAUgASgLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lSAASLwoGcmVzdWx0GAYgASgLMh0uY2FuZGxld2lyZS52MS5CYWNrdGVzdFJlc3VsdEgAQgcKBWV2ZW50ImUKEkJhY2t0ZXN0RXZlbnRCYXRjaBIsCgZldmVudHMYASADKAsyHC5jYW5kbGV3aXJlLnYxLkJhY2t0ZXN0RXZlbnQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cyI6ChRXYXRjaEJhY2t0ZXN0UmVxdWVzdBIKCgJpZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAyIjChVDYW5jZWxCYWNrdGVzdFJlcXVlc3QSCgoCaWQYASABKAkiIAoSR2V0QmFja3Rlc3RSZXF1ZXN0EgoKAmlkGAEgASgJIuwBChRMaXN0QmFja3Rlc3RzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCg50aXRsZV9jb250YWlucxgDIAEoCRIuCghzdGF0dXNlcxgEIAMoDjIcLmNhbmRsZXdpcmUudjEuU2Vzc2lvblN0YXR1cxIxCg1jcmVhdGVkX2FmdGVyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXAoVTGlzdEJhY2t0ZXN0c1Jlc3BvbnNlEioKCWJhY2t0ZXN0cxgBIAMoCzIXLmNhbmRsZXdpcmUudjEuQmFja3Rlc3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInMKFVVwZGF0ZUJhY2t0ZXN0UmVxdWVzdBIpCghiYWNrdGVzdBgBIAEoCzIXLmNhbmRsZXdpcmUudjEuQmFja3Rlc3QSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIiMKFURlbGV0ZUJhY2t0ZXN0UmVxdWVzdBIKCgJpZBgBIAEoCSIwChVQdXJnZUJhY2t0ZXN0c1JlcXVlc3QSFwoPb2xkZXJfdGhhbl9kYXlzGAEgASgFIi8KFlB1cmdlQmFja3Rlc3RzUmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAyJgChtHZXRCYWNrdGVzdENoYXJ0RGF0YVJlcXVlc3QSCgoCaWQYASABKAkSEwoLcm91dGVfaW5kZXgYAiABKAUSEAoIZXhjaGFuZ2UYAyABKAkSDgoGc3ltYm9sGAQgASgJIk4KGUxpc3RCYWNrdGVzdFRyYWRlc1JlcXVlc3QSCgoCaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWwoaTGlzdEJhY2t0ZXN0VHJhZGVzUmVzcG9uc2USJAoGdHJhZGVzGAEgAygLMhQuY2FuZGxld2lyZS52MS5UcmFkZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidAoWR2V0QmFja3Rlc3RMb2dzUmVxdWVzdBIKCgJpZBgBIAEoCRInCgZsZXZlbHMYAiADKA4yFy5jYW5kbGV3aXJlLnYxLkxvZ0xldmVsEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlkKF0dldEJhY2t0ZXN0TG9nc1Jlc3BvbnNlEiUKBWxpbmVzGAEgAygLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTLJCwoPQmFja3Rlc3RTZXJ2aWNlEmYKDVN0YXJ0QmFja3Rlc3QSIy5jYW5kbGV3aXJlLnYxLlN0YXJ0QmFja3Rlc3RSZXF1ZXN0GhYuY2FuZGxld2lyZS52MS5TZXNzaW9uIhiC0+STAhIiDS92MS9iYWNrdGVzdHM6ASoSdQoLUnVuQmFja3Rlc3QSIy5jYW5kbGV3aXJlLnYxLlN0YXJ0QmFja3Rlc3RSZXF1ZXN0GiEuY2FuZGxld2lyZS52MS5CYWNrdGVzdEV2ZW50QmF0Y2giHILT5JMCFiIRL3YxL2JhY2t0ZXN0czpydW46ASowARJ7Cg1XYXRjaEJhY2t0ZXN0EiMuY2FuZGxld2lyZS52MS5XYXRjaEJhY2t0ZXN0UmVxdWVzdBohLmNhbmRsZXdpcmUudjEuQmFja3Rlc3RFdmVudEJhdGNoIiCC0+STAhoSGC92MS9iYWNrdGVzdHMve2lkfTp3YXRjaDABEnQKDkNhbmNlbEJhY2t0ZXN0EiQuY2FuZGxld2lyZS52MS5DYW5jZWxCYWNrdGVzdFJlcXVlc3QaFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24iJILT5JMCHiIZL3YxL2JhY2t0ZXN0cy97aWR9OmNhbmNlbDoBKhJlCgtHZXRCYWNrdGVzdBIhLmNhbmRsZXdpcmUudjEuR2V0QmFja3Rlc3RSZXF1ZXN0GhcuY2FuZGxld2lyZS52MS5CYWNrdGVzdCIagtPkkwIUEhIvdjEvYmFja3Rlc3RzL3tpZH0ScQoNTGlzdEJhY2t0ZXN0cxIjLmNhbmRsZXdpcmUudjEuTGlzdEJhY2t0ZXN0c1JlcXVlc3QaJC5jYW5kbGV3aXJlLnYxLkxpc3RCYWNrdGVzdHNSZXNwb25zZSIVgtPkkwIPEg0vdjEvYmFja3Rlc3RzEoYBCg5VcGRhdGVCYWNrdGVzdBIkLmNhbmRsZXdpcmUudjEuVXBkYXRlQmFja3Rlc3RSZXF1ZXN0GhcuY2FuZGxld2lyZS52MS5CYWNrdGVzdCI1gtPkkwIvMiMvdjEvYmFja3Rlc3RzL3tiYWNrdGVzdC5zZXNzaW9uLmlkfToIYmFja3Rlc3QSagoORGVsZXRlQmFja3Rlc3QSJC5jYW5kbGV3aXJlLnYxLkRlbGV0ZUJhY2t0ZXN0UmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSIagtPkkwIUKhIvdjEvYmFja3Rlc3RzL3tpZH0SfQoOUHVyZ2VCYWNrdGVzdHMSJC5jYW5kbGV3aXJlLnYxLlB1cmdlQmFja3Rlc3RzUmVxdWVzdBolLmNhbmRsZXdpcmUudjEuUHVyZ2VCYWNrdGVzdHNSZXNwb25zZSIegtPkkwIYIhMvdjEvYmFja3Rlc3RzOnB1cmdlOgEqEoIBChRHZXRCYWNrdGVzdENoYXJ0RGF0YRIqLmNhbmRsZXdpcmUudjEuR2V0QmFja3Rlc3RDaGFydERhdGFSZXF1ZXN0GhguY2FuZGxld2lyZS52MS5DaGFydERhdGEiJILT5JMCHhIcL3YxL2JhY2t0ZXN0cy97aWR9L2NoYXJ0RGF0YRKMAQoSTGlzdEJhY2t0ZXN0VHJhZGVzEiguY2FuZGxld2lyZS52MS5MaXN0QmFja3Rlc3RUcmFkZXNSZXF1ZXN0GikuY2FuZGxld2lyZS52MS5MaXN0QmFja3Rlc3RUcmFkZXNSZXNwb25zZSIhgtPkkwIbEhkvdjEvYmFja3Rlc3RzL3tpZH0vdHJhZGVzEoEBCg9HZXRCYWNrdGVzdExvZ3MSJS5jYW5kbGV3aXJlLnYxLkdldEJhY2t0ZXN0TG9nc1JlcXVlc3QaJi5jYW5kbGV3aXJlLnYxLkdldEJhY2t0ZXN0TG9nc1Jlc3BvbnNlIh+C0+STAhkSFy92MS9iYWNrdGVzdHMve2lkfS9sb2dzYgZwcm90bzM", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status, file_google_type_date]);
 
 /**
  * @generated from message candlewire.v1.BacktestOptions
@@ -296,15 +296,6 @@ export type BacktestEvent = Message<"candlewire.v1.BacktestEvent"> & {
      */
     value: BacktestResult;
     case: "result";
-  } | {
-    /**
-     * Why the stream is ending early. Sent as the last message before the call fails, so REST
-     * and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
-     *
-     * @generated from field: google.rpc.Status error = 15;
-     */
-    value: Status;
-    case: "error";
   } | { case: undefined; value?: undefined };
 };
 
@@ -314,6 +305,35 @@ export type BacktestEvent = Message<"candlewire.v1.BacktestEvent"> & {
  */
 export const BacktestEventSchema: GenMessage<BacktestEvent> = /*@__PURE__*/
   messageDesc(file_candlewire_v1_backtest, 6);
+
+/**
+ * Events in order. A stream sends whatever is ready at once, one event or many, so a busy
+ * job costs one message per batch instead of one per event; an idle one still sends each
+ * event as it happens.
+ *
+ * @generated from message candlewire.v1.BacktestEventBatch
+ */
+export type BacktestEventBatch = Message<"candlewire.v1.BacktestEventBatch"> & {
+  /**
+   * @generated from field: repeated candlewire.v1.BacktestEvent events = 1;
+   */
+  events: BacktestEvent[];
+
+  /**
+   * Set only on the last message of a stream that fails midway, so REST and SSE clients,
+   * which cannot read HTTP trailers, see why it ended; the call's status matches.
+   *
+   * @generated from field: google.rpc.Status error = 2;
+   */
+  error?: Status | undefined;
+};
+
+/**
+ * Describes the message candlewire.v1.BacktestEventBatch.
+ * Use `create(BacktestEventBatchSchema)` to create a new message.
+ */
+export const BacktestEventBatchSchema: GenMessage<BacktestEventBatch> = /*@__PURE__*/
+  messageDesc(file_candlewire_v1_backtest, 7);
 
 /**
  * @generated from message candlewire.v1.WatchBacktestRequest
@@ -337,7 +357,7 @@ export type WatchBacktestRequest = Message<"candlewire.v1.WatchBacktestRequest">
  * Use `create(WatchBacktestRequestSchema)` to create a new message.
  */
 export const WatchBacktestRequestSchema: GenMessage<WatchBacktestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 7);
+  messageDesc(file_candlewire_v1_backtest, 8);
 
 /**
  * @generated from message candlewire.v1.CancelBacktestRequest
@@ -354,7 +374,7 @@ export type CancelBacktestRequest = Message<"candlewire.v1.CancelBacktestRequest
  * Use `create(CancelBacktestRequestSchema)` to create a new message.
  */
 export const CancelBacktestRequestSchema: GenMessage<CancelBacktestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 8);
+  messageDesc(file_candlewire_v1_backtest, 9);
 
 /**
  * @generated from message candlewire.v1.GetBacktestRequest
@@ -371,7 +391,7 @@ export type GetBacktestRequest = Message<"candlewire.v1.GetBacktestRequest"> & {
  * Use `create(GetBacktestRequestSchema)` to create a new message.
  */
 export const GetBacktestRequestSchema: GenMessage<GetBacktestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 9);
+  messageDesc(file_candlewire_v1_backtest, 10);
 
 /**
  * @generated from message candlewire.v1.ListBacktestsRequest
@@ -417,7 +437,7 @@ export type ListBacktestsRequest = Message<"candlewire.v1.ListBacktestsRequest">
  * Use `create(ListBacktestsRequestSchema)` to create a new message.
  */
 export const ListBacktestsRequestSchema: GenMessage<ListBacktestsRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 10);
+  messageDesc(file_candlewire_v1_backtest, 11);
 
 /**
  * @generated from message candlewire.v1.ListBacktestsResponse
@@ -441,7 +461,7 @@ export type ListBacktestsResponse = Message<"candlewire.v1.ListBacktestsResponse
  * Use `create(ListBacktestsResponseSchema)` to create a new message.
  */
 export const ListBacktestsResponseSchema: GenMessage<ListBacktestsResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 11);
+  messageDesc(file_candlewire_v1_backtest, 12);
 
 /**
  * @generated from message candlewire.v1.UpdateBacktestRequest
@@ -463,7 +483,7 @@ export type UpdateBacktestRequest = Message<"candlewire.v1.UpdateBacktestRequest
  * Use `create(UpdateBacktestRequestSchema)` to create a new message.
  */
 export const UpdateBacktestRequestSchema: GenMessage<UpdateBacktestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 12);
+  messageDesc(file_candlewire_v1_backtest, 13);
 
 /**
  * @generated from message candlewire.v1.DeleteBacktestRequest
@@ -480,7 +500,7 @@ export type DeleteBacktestRequest = Message<"candlewire.v1.DeleteBacktestRequest
  * Use `create(DeleteBacktestRequestSchema)` to create a new message.
  */
 export const DeleteBacktestRequestSchema: GenMessage<DeleteBacktestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 13);
+  messageDesc(file_candlewire_v1_backtest, 14);
 
 /**
  * @generated from message candlewire.v1.PurgeBacktestsRequest
@@ -499,7 +519,7 @@ export type PurgeBacktestsRequest = Message<"candlewire.v1.PurgeBacktestsRequest
  * Use `create(PurgeBacktestsRequestSchema)` to create a new message.
  */
 export const PurgeBacktestsRequestSchema: GenMessage<PurgeBacktestsRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 14);
+  messageDesc(file_candlewire_v1_backtest, 15);
 
 /**
  * @generated from message candlewire.v1.PurgeBacktestsResponse
@@ -516,7 +536,7 @@ export type PurgeBacktestsResponse = Message<"candlewire.v1.PurgeBacktestsRespon
  * Use `create(PurgeBacktestsResponseSchema)` to create a new message.
  */
 export const PurgeBacktestsResponseSchema: GenMessage<PurgeBacktestsResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 15);
+  messageDesc(file_candlewire_v1_backtest, 16);
 
 /**
  * @generated from message candlewire.v1.GetBacktestChartDataRequest
@@ -550,7 +570,7 @@ export type GetBacktestChartDataRequest = Message<"candlewire.v1.GetBacktestChar
  * Use `create(GetBacktestChartDataRequestSchema)` to create a new message.
  */
 export const GetBacktestChartDataRequestSchema: GenMessage<GetBacktestChartDataRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 16);
+  messageDesc(file_candlewire_v1_backtest, 17);
 
 /**
  * @generated from message candlewire.v1.ListBacktestTradesRequest
@@ -577,7 +597,7 @@ export type ListBacktestTradesRequest = Message<"candlewire.v1.ListBacktestTrade
  * Use `create(ListBacktestTradesRequestSchema)` to create a new message.
  */
 export const ListBacktestTradesRequestSchema: GenMessage<ListBacktestTradesRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 17);
+  messageDesc(file_candlewire_v1_backtest, 18);
 
 /**
  * @generated from message candlewire.v1.ListBacktestTradesResponse
@@ -599,7 +619,7 @@ export type ListBacktestTradesResponse = Message<"candlewire.v1.ListBacktestTrad
  * Use `create(ListBacktestTradesResponseSchema)` to create a new message.
  */
 export const ListBacktestTradesResponseSchema: GenMessage<ListBacktestTradesResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 18);
+  messageDesc(file_candlewire_v1_backtest, 19);
 
 /**
  * @generated from message candlewire.v1.GetBacktestLogsRequest
@@ -633,7 +653,7 @@ export type GetBacktestLogsRequest = Message<"candlewire.v1.GetBacktestLogsReque
  * Use `create(GetBacktestLogsRequestSchema)` to create a new message.
  */
 export const GetBacktestLogsRequestSchema: GenMessage<GetBacktestLogsRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 19);
+  messageDesc(file_candlewire_v1_backtest, 20);
 
 /**
  * @generated from message candlewire.v1.GetBacktestLogsResponse
@@ -655,7 +675,7 @@ export type GetBacktestLogsResponse = Message<"candlewire.v1.GetBacktestLogsResp
  * Use `create(GetBacktestLogsResponseSchema)` to create a new message.
  */
 export const GetBacktestLogsResponseSchema: GenMessage<GetBacktestLogsResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_backtest, 20);
+  messageDesc(file_candlewire_v1_backtest, 21);
 
 /**
  * Simulates strategies on stored candles.
@@ -681,7 +701,7 @@ export const BacktestService: GenService<{
   runBacktest: {
     methodKind: "server_streaming";
     input: typeof StartBacktestRequestSchema;
-    output: typeof BacktestEventSchema;
+    output: typeof BacktestEventBatchSchema;
   },
   /**
    * Streams the events of a backtest after `after_sequence`, replaying stored
@@ -692,7 +712,7 @@ export const BacktestService: GenService<{
   watchBacktest: {
     methodKind: "server_streaming";
     input: typeof WatchBacktestRequestSchema;
-    output: typeof BacktestEventSchema;
+    output: typeof BacktestEventBatchSchema;
   },
   /**
    * @generated from rpc candlewire.v1.BacktestService.CancelBacktest

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file candlewire/v1/candles.proto.
  */
 export const file_candlewire_v1_candles: GenFile = /*@__PURE__*/
-  fileDesc("ChtjYW5kbGV3aXJlL3YxL2NhbmRsZXMucHJvdG8SDWNhbmRsZXdpcmUudjEiggEKEkNhbmRsZUltcG9ydFBhcmFtcxIQCghleGNoYW5nZRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSJQoKc3RhcnRfZGF0ZRgDIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIwoIZW5kX2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlInEKGFN0YXJ0Q2FuZGxlSW1wb3J0UmVxdWVzdBINCgV0aXRsZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIxCgZwYXJhbXMYAyABKAsyIS5jYW5kbGV3aXJlLnYxLkNhbmRsZUltcG9ydFBhcmFtcyLoAQoSQ2FuZGxlSW1wb3J0UmVzdWx0EhAKCGV4Y2hhbmdlGAEgASgJEg4KBnN5bWJvbBgCIAEoCRIQCghpbnNlcnRlZBgDIAEoAxIYChBza2lwcGVkX2V4aXN0aW5nGAQgASgDEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgRnYXBzGAcgAygLMhguY2FuZGxld2lyZS52MS5UaW1lUmFuZ2UinQEKDENhbmRsZUltcG9ydBInCgdzZXNzaW9uGAEgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uEjEKBnBhcmFtcxgCIAEoCzIhLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0UGFyYW1zEjEKBnJlc3VsdBgDIAEoCzIhLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0UmVzdWx0IrECChFDYW5kbGVJbXBvcnRFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdzZXNzaW9uGAMgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uSAASKwoIcHJvZ3Jlc3MYBCABKAsyFy5jYW5kbGV3aXJlLnYxLlByb2dyZXNzSAASJQoDbG9nGAUgASgLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lSAASMwoGcmVzdWx0GAYgASgLMiEuY2FuZGxld2lyZS52MS5DYW5kbGVJbXBvcnRSZXN1bHRIABIjCgVlcnJvchgPIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCBwoFZXZlbnQiPgoYV2F0Y2hDYW5kbGVJbXBvcnRSZXF1ZXN0EgoKAmlkGAEgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgDIiQKFkdldENhbmRsZUltcG9ydFJlcXVlc3QSCgoCaWQYASABKAkiJwoZQ2FuY2VsQ2FuZGxlSW1wb3J0UmVxdWVzdBIKCgJpZBgBIAEoCSJfChdJbXBvcnRDYW5kbGVGaWxlUmVxdWVzdBIQCghleGNoYW5nZRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSDwoHY29udGVudBgDIAEoDBIRCglmaWxsX2dhcHMYBCABKAgitwEKGEltcG9ydENhbmRsZUZpbGVSZXNwb25zZRIVCg1yb3dzX2ltcG9ydGVkGAEgASgDEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgRnYXBzGAQgAygLMhguY2FuZGxld2lyZS52MS5UaW1lUmFuZ2UiOwoXTGlzdENhbmRsZVJhbmdlc1JlcXVlc3QSEAoIZXhjaGFuZ2UYASABKAkSDgoGc3ltYm9sGAIgASgJIpwBCgtDYW5kbGVSYW5nZRIQCghleGNoYW5nZRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWNvdW50GAUgASgDIkYKGExpc3RDYW5kbGVSYW5nZXNSZXNwb25zZRIqCgZyYW5nZXMYASADKAsyGi5jYW5kbGV3aXJlLnYxLkNhbmRsZVJhbmdlIrUBChFHZXRDYW5kbGVzUmVxdWVzdBIQCghleGNoYW5nZRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSEQoJdGltZWZyYW1lGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsaW1pdBgGIAEoBSJhChREZWxldGVDYW5kbGVzUmVxdWVzdBIQCghleGNoYW5nZRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSJwoFcmFuZ2UYAyABKAsyGC5jYW5kbGV3aXJlLnYxLlRpbWVSYW5nZSIuChVEZWxldGVDYW5kbGVzUmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAyInChNQdXJnZUNhbmRsZXNSZXF1ZXN0EhAKCGV4Y2hhbmdlGAEgASgJIi0KFFB1cmdlQ2FuZGxlc1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAMy7wkKDkNhbmRsZXNTZXJ2aWNlEnMKEVN0YXJ0Q2FuZGxlSW1wb3J0EicuY2FuZGxld2lyZS52MS5TdGFydENhbmRsZUltcG9ydFJlcXVlc3QaFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24iHYLT5JMCFyISL3YxL2NhbmRsZXM6aW1wb3J0OgEqEoABCg9SdW5DYW5kbGVJbXBvcnQSJy5jYW5kbGV3aXJlLnYxLlN0YXJ0Q2FuZGxlSW1wb3J0UmVxdWVzdBogLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0RXZlbnQiIILT5JMCGiIVL3YxL2NhbmRsZXM6cnVuSW1wb3J0OgEqMAESiAEKEVdhdGNoQ2FuZGxlSW1wb3J0EicuY2FuZGxld2lyZS52MS5XYXRjaENhbmRsZUltcG9ydFJlcXVlc3QaIC5jYW5kbGV3aXJlLnYxLkNhbmRsZUltcG9ydEV2ZW50IiaC0+STAiASHi92MS9jYW5kbGVzL2ltcG9ydHMve2lkfTp3YXRjaDABEncKD0dldENhbmRsZUltcG9ydBIlLmNhbmRsZXdpcmUudjEuR2V0Q2FuZGxlSW1wb3J0UmVxdWVzdBobLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0IiCC0+STAhoSGC92MS9jYW5kbGVzL2ltcG9ydHMve2lkfRKCAQoSQ2FuY2VsQ2FuZGxlSW1wb3J0EiguY2FuZGxld2lyZS52MS5DYW5jZWxDYW5kbGVJbXBvcnRSZXF1ZXN0GhYuY2FuZGxld2lyZS52MS5TZXNzaW9uIiqC0+STAiQiHy92MS9jYW5kbGVzL2ltcG9ydHMve2lkfTpjYW5jZWw6ASoShgEKEEltcG9ydENhbmRsZUZpbGUSJi5jYW5kbGV3aXJlLnYxLkltcG9ydENhbmRsZUZpbGVSZXF1ZXN0GicuY2FuZGxld2lyZS52MS5JbXBvcnRDYW5kbGVGaWxlUmVzcG9uc2UiIYLT5JMCGyIWL3YxL2NhbmRsZXM6aW1wb3J0RmlsZToBKhJ/ChBMaXN0Q2FuZGxlUmFuZ2VzEiYuY2FuZGxld2lyZS52MS5MaXN0Q2FuZGxlUmFuZ2VzUmVxdWVzdBonLmNhbmRsZXdpcmUudjEuTGlzdENhbmRsZVJhbmdlc1Jlc3BvbnNlIhqC0+STAhQSEi92MS9jYW5kbGVzL3JhbmdlcxJgCgpHZXRDYW5kbGVzEiAuY2FuZGxld2lyZS52MS5HZXRDYW5kbGVzUmVxdWVzdBobLmNhbmRsZXdpcmUudjEuQ2FuZGxlU2VyaWVzIhOC0+STAg0SCy92MS9jYW5kbGVzEnkKDURlbGV0ZUNhbmRsZXMSIy5jYW5kbGV3aXJlLnYxLkRlbGV0ZUNhbmRsZXNSZXF1ZXN0GiQuY2FuZGxld2lyZS52MS5EZWxldGVDYW5kbGVzUmVzcG9uc2UiHYLT5JMCFyISL3YxL2NhbmRsZXM6ZGVsZXRlOgEqEnUKDFB1cmdlQ2FuZGxlcxIiLmNhbmRsZXdpcmUudjEuUHVyZ2VDYW5kbGVzUmVxdWVzdBojLmNhbmRsZXdpcmUudjEuUHVyZ2VDYW5kbGVzUmVzcG9uc2UiHILT5JMCFiIRL3YxL2NhbmRsZXM6cHVyZ2U6ASpiBnByb3RvMw", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_timestamp, file_google_rpc_status, file_google_type_date]);
+  fileDesc("ChtjYW5kbGV3aXJlL3YxL2NhbmRsZXMucHJvdG8SDWNhbmRsZXdpcmUudjEiggEKEkNhbmRsZUltcG9ydFBhcmFtcxIQCghleGNoYW5nZRgBIAEoCRIOCgZzeW1ib2wYAiABKAkSJQoKc3RhcnRfZGF0ZRgDIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIwoIZW5kX2RhdGUYBCABKAsyES5nb29nbGUudHlwZS5EYXRlInEKGFN0YXJ0Q2FuZGxlSW1wb3J0UmVxdWVzdBINCgV0aXRsZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIxCgZwYXJhbXMYAyABKAsyIS5jYW5kbGV3aXJlLnYxLkNhbmRsZUltcG9ydFBhcmFtcyLoAQoSQ2FuZGxlSW1wb3J0UmVzdWx0EhAKCGV4Y2hhbmdlGAEgASgJEg4KBnN5bWJvbBgCIAEoCRIQCghpbnNlcnRlZBgDIAEoAxIYChBza2lwcGVkX2V4aXN0aW5nGAQgASgDEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgRnYXBzGAcgAygLMhguY2FuZGxld2lyZS52MS5UaW1lUmFuZ2UinQEKDENhbmRsZUltcG9ydBInCgdzZXNzaW9uGAEgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uEjEKBnBhcmFtcxgCIAEoCzIhLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0UGFyYW1zEjEKBnJlc3VsdBgDIAEoCzIhLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0UmVzdWx0IowCChFDYW5kbGVJbXBvcnRFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdzZXNzaW9uGAMgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uSAASKwoIcHJvZ3Jlc3MYBCABKAsyFy5jYW5kbGV3aXJlLnYxLlByb2dyZXNzSAASJQoDbG9nGAUgASgLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lSAASMwoGcmVzdWx0GAYgASgLMiEuY2FuZGxld2lyZS52MS5DYW5kbGVJbXBvcnRSZXN1bHRIAEIHCgVldmVudCJtChZDYW5kbGVJbXBvcnRFdmVudEJhdGNoEjAKBmV2ZW50cxgBIAMoCzIgLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0RXZlbnQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cyI+ChhXYXRjaENhbmRsZUltcG9ydFJlcXVlc3QSCgoCaWQYASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAMiJAoWR2V0Q2FuZGxlSW1wb3J0UmVxdWVzdBIKCgJpZBgBIAEoCSInChlDYW5jZWxDYW5kbGVJbXBvcnRSZXF1ZXN0EgoKAmlkGAEgASgJIl8KF0ltcG9ydENhbmRsZUZpbGVSZXF1ZXN0EhAKCGV4Y2hhbmdlGAEgASgJEg4KBnN5bWJvbBgCIAEoCRIPCgdjb250ZW50GAMgASgMEhEKCWZpbGxfZ2FwcxgEIAEoCCK3AQoYSW1wb3J0Q2FuZGxlRmlsZVJlc3BvbnNlEhUKDXJvd3NfaW1wb3J0ZWQYASABKAMSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKBGdhcHMYBCADKAsyGC5jYW5kbGV3aXJlLnYxLlRpbWVSYW5nZSI7ChdMaXN0Q2FuZGxlUmFuZ2VzUmVxdWVzdBIQCghleGNoYW5nZRgBIAEoCRIOCgZzeW1ib2wYAiABKAkinAEKC0NhbmRsZVJhbmdlEhAKCGV4Y2hhbmdlGAEgASgJEg4KBnN5bWJvbBgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFY291bnQYBSABKAMiRgoYTGlzdENhbmRsZVJhbmdlc1Jlc3BvbnNlEioKBnJhbmdlcxgBIAMoCzIaLmNhbmRsZXdpcmUudjEuQ2FuZGxlUmFuZ2UitQEKEUdldENhbmRsZXNSZXF1ZXN0EhAKCGV4Y2hhbmdlGAEgASgJEg4KBnN5bWJvbBgCIAEoCRIRCgl0aW1lZnJhbWUYAyABKAkSLgoKc3RhcnRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWxpbWl0GAYgASgFImEKFERlbGV0ZUNhbmRsZXNSZXF1ZXN0EhAKCGV4Y2hhbmdlGAEgASgJEg4KBnN5bWJvbBgCIAEoCRInCgVyYW5nZRgDIAEoCzIYLmNhbmRsZXdpcmUudjEuVGltZVJhbmdlIi4KFURlbGV0ZUNhbmRsZXNSZXNwb25zZRIVCg1kZWxldGVkX2NvdW50GAEgASgDIicKE1B1cmdlQ2FuZGxlc1JlcXVlc3QSEAoIZXhjaGFuZ2UYASABKAkiLQoUUHVyZ2VDYW5kbGVzUmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAzL5CQoOQ2FuZGxlc1NlcnZpY2UScwoRU3RhcnRDYW5kbGVJbXBvcnQSJy5jYW5kbGV3aXJlLnYxLlN0YXJ0Q2FuZGxlSW1wb3J0UmVxdWVzdBoWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbiIdgtPkkwIXIhIvdjEvY2FuZGxlczppbXBvcnQ6ASoShQEKD1J1bkNhbmRsZUltcG9ydBInLmNhbmRsZXdpcmUudjEuU3RhcnRDYW5kbGVJbXBvcnRSZXF1ZXN0GiUuY2FuZGxld2lyZS52MS5DYW5kbGVJbXBvcnRFdmVudEJhdGNoIiCC0+STAhoiFS92MS9jYW5kbGVzOnJ1bkltcG9ydDoBKjABEo0BChFXYXRjaENhbmRsZUltcG9ydBInLmNhbmRsZXdpcmUudjEuV2F0Y2hDYW5kbGVJbXBvcnRSZXF1ZXN0GiUuY2FuZGxld2lyZS52MS5DYW5kbGVJbXBvcnRFdmVudEJhdGNoIiaC0+STAiASHi92MS9jYW5kbGVzL2ltcG9ydHMve2lkfTp3YXRjaDABEncKD0dldENhbmRsZUltcG9ydBIlLmNhbmRsZXdpcmUudjEuR2V0Q2FuZGxlSW1wb3J0UmVxdWVzdBobLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0IiCC0+STAhoSGC92MS9jYW5kbGVzL2ltcG9ydHMve2lkfRKCAQoSQ2FuY2VsQ2FuZGxlSW1wb3J0EiguY2FuZGxld2lyZS52MS5DYW5jZWxDYW5kbGVJbXBvcnRSZXF1ZXN0GhYuY2FuZGxld2lyZS52MS5TZXNzaW9uIiqC0+STAiQiHy92MS9jYW5kbGVzL2ltcG9ydHMve2lkfTpjYW5jZWw6ASoShgEKEEltcG9ydENhbmRsZUZpbGUSJi5jYW5kbGV3aXJlLnYxLkltcG9ydENhbmRsZUZpbGVSZXF1ZXN0GicuY2FuZGxld2lyZS52MS5JbXBvcnRDYW5kbGVGaWxlUmVzcG9uc2UiIYLT5JMCGyIWL3YxL2NhbmRsZXM6aW1wb3J0RmlsZToBKhJ/ChBMaXN0Q2FuZGxlUmFuZ2VzEiYuY2FuZGxld2lyZS52MS5MaXN0Q2FuZGxlUmFuZ2VzUmVxdWVzdBonLmNhbmRsZXdpcmUudjEuTGlzdENhbmRsZVJhbmdlc1Jlc3BvbnNlIhqC0+STAhQSEi92MS9jYW5kbGVzL3JhbmdlcxJgCgpHZXRDYW5kbGVzEiAuY2FuZGxld2lyZS52MS5HZXRDYW5kbGVzUmVxdWVzdBobLmNhbmRsZXdpcmUudjEuQ2FuZGxlU2VyaWVzIhOC0+STAg0SCy92MS9jYW5kbGVzEnkKDURlbGV0ZUNhbmRsZXMSIy5jYW5kbGV3aXJlLnYxLkRlbGV0ZUNhbmRsZXNSZXF1ZXN0GiQuY2FuZGxld2lyZS52MS5EZWxldGVDYW5kbGVzUmVzcG9uc2UiHYLT5JMCFyISL3YxL2NhbmRsZXM6ZGVsZXRlOgEqEnUKDFB1cmdlQ2FuZGxlcxIiLmNhbmRsZXdpcmUudjEuUHVyZ2VDYW5kbGVzUmVxdWVzdBojLmNhbmRsZXdpcmUudjEuUHVyZ2VDYW5kbGVzUmVzcG9uc2UiHILT5JMCFiIRL3YxL2NhbmRsZXM6cHVyZ2U6ASpiBnByb3RvMw", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_timestamp, file_google_rpc_status, file_google_type_date]);
 
 /**
  * @generated from message candlewire.v1.CandleImportParams
@@ -207,15 +207,6 @@ export type CandleImportEvent = Message<"candlewire.v1.CandleImportEvent"> & {
      */
     value: CandleImportResult;
     case: "result";
-  } | {
-    /**
-     * Why the stream is ending early. Sent as the last message before the call fails, so REST
-     * and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
-     *
-     * @generated from field: google.rpc.Status error = 15;
-     */
-    value: Status;
-    case: "error";
   } | { case: undefined; value?: undefined };
 };
 
@@ -225,6 +216,35 @@ export type CandleImportEvent = Message<"candlewire.v1.CandleImportEvent"> & {
  */
 export const CandleImportEventSchema: GenMessage<CandleImportEvent> = /*@__PURE__*/
   messageDesc(file_candlewire_v1_candles, 4);
+
+/**
+ * Events in order. A stream sends whatever is ready at once, one event or many, so a busy
+ * job costs one message per batch instead of one per event; an idle one still sends each
+ * event as it happens.
+ *
+ * @generated from message candlewire.v1.CandleImportEventBatch
+ */
+export type CandleImportEventBatch = Message<"candlewire.v1.CandleImportEventBatch"> & {
+  /**
+   * @generated from field: repeated candlewire.v1.CandleImportEvent events = 1;
+   */
+  events: CandleImportEvent[];
+
+  /**
+   * Set only on the last message of a stream that fails midway, so REST and SSE clients,
+   * which cannot read HTTP trailers, see why it ended; the call's status matches.
+   *
+   * @generated from field: google.rpc.Status error = 2;
+   */
+  error?: Status | undefined;
+};
+
+/**
+ * Describes the message candlewire.v1.CandleImportEventBatch.
+ * Use `create(CandleImportEventBatchSchema)` to create a new message.
+ */
+export const CandleImportEventBatchSchema: GenMessage<CandleImportEventBatch> = /*@__PURE__*/
+  messageDesc(file_candlewire_v1_candles, 5);
 
 /**
  * @generated from message candlewire.v1.WatchCandleImportRequest
@@ -246,7 +266,7 @@ export type WatchCandleImportRequest = Message<"candlewire.v1.WatchCandleImportR
  * Use `create(WatchCandleImportRequestSchema)` to create a new message.
  */
 export const WatchCandleImportRequestSchema: GenMessage<WatchCandleImportRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 5);
+  messageDesc(file_candlewire_v1_candles, 6);
 
 /**
  * @generated from message candlewire.v1.GetCandleImportRequest
@@ -263,7 +283,7 @@ export type GetCandleImportRequest = Message<"candlewire.v1.GetCandleImportReque
  * Use `create(GetCandleImportRequestSchema)` to create a new message.
  */
 export const GetCandleImportRequestSchema: GenMessage<GetCandleImportRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 6);
+  messageDesc(file_candlewire_v1_candles, 7);
 
 /**
  * @generated from message candlewire.v1.CancelCandleImportRequest
@@ -280,7 +300,7 @@ export type CancelCandleImportRequest = Message<"candlewire.v1.CancelCandleImpor
  * Use `create(CancelCandleImportRequestSchema)` to create a new message.
  */
 export const CancelCandleImportRequestSchema: GenMessage<CancelCandleImportRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 7);
+  messageDesc(file_candlewire_v1_candles, 8);
 
 /**
  * @generated from message candlewire.v1.ImportCandleFileRequest
@@ -316,7 +336,7 @@ export type ImportCandleFileRequest = Message<"candlewire.v1.ImportCandleFileReq
  * Use `create(ImportCandleFileRequestSchema)` to create a new message.
  */
 export const ImportCandleFileRequestSchema: GenMessage<ImportCandleFileRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 8);
+  messageDesc(file_candlewire_v1_candles, 9);
 
 /**
  * @generated from message candlewire.v1.ImportCandleFileResponse
@@ -350,7 +370,7 @@ export type ImportCandleFileResponse = Message<"candlewire.v1.ImportCandleFileRe
  * Use `create(ImportCandleFileResponseSchema)` to create a new message.
  */
 export const ImportCandleFileResponseSchema: GenMessage<ImportCandleFileResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 9);
+  messageDesc(file_candlewire_v1_candles, 10);
 
 /**
  * @generated from message candlewire.v1.ListCandleRangesRequest
@@ -376,7 +396,7 @@ export type ListCandleRangesRequest = Message<"candlewire.v1.ListCandleRangesReq
  * Use `create(ListCandleRangesRequestSchema)` to create a new message.
  */
 export const ListCandleRangesRequestSchema: GenMessage<ListCandleRangesRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 10);
+  messageDesc(file_candlewire_v1_candles, 11);
 
 /**
  * @generated from message candlewire.v1.CandleRange
@@ -419,7 +439,7 @@ export type CandleRange = Message<"candlewire.v1.CandleRange"> & {
  * Use `create(CandleRangeSchema)` to create a new message.
  */
 export const CandleRangeSchema: GenMessage<CandleRange> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 11);
+  messageDesc(file_candlewire_v1_candles, 12);
 
 /**
  * @generated from message candlewire.v1.ListCandleRangesResponse
@@ -436,7 +456,7 @@ export type ListCandleRangesResponse = Message<"candlewire.v1.ListCandleRangesRe
  * Use `create(ListCandleRangesResponseSchema)` to create a new message.
  */
 export const ListCandleRangesResponseSchema: GenMessage<ListCandleRangesResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 12);
+  messageDesc(file_candlewire_v1_candles, 13);
 
 /**
  * @generated from message candlewire.v1.GetCandlesRequest
@@ -470,7 +490,7 @@ export type GetCandlesRequest = Message<"candlewire.v1.GetCandlesRequest"> & {
   endTime?: Timestamp | undefined;
 
   /**
-   * At most this many candles, the latest ones; 0 means no limit.
+   * At most this many candles, the latest ones; 0 means the cap of 10 000.
    *
    * @generated from field: int32 limit = 6;
    */
@@ -482,7 +502,7 @@ export type GetCandlesRequest = Message<"candlewire.v1.GetCandlesRequest"> & {
  * Use `create(GetCandlesRequestSchema)` to create a new message.
  */
 export const GetCandlesRequestSchema: GenMessage<GetCandlesRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 13);
+  messageDesc(file_candlewire_v1_candles, 14);
 
 /**
  * @generated from message candlewire.v1.DeleteCandlesRequest
@@ -511,7 +531,7 @@ export type DeleteCandlesRequest = Message<"candlewire.v1.DeleteCandlesRequest">
  * Use `create(DeleteCandlesRequestSchema)` to create a new message.
  */
 export const DeleteCandlesRequestSchema: GenMessage<DeleteCandlesRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 14);
+  messageDesc(file_candlewire_v1_candles, 15);
 
 /**
  * @generated from message candlewire.v1.DeleteCandlesResponse
@@ -528,7 +548,7 @@ export type DeleteCandlesResponse = Message<"candlewire.v1.DeleteCandlesResponse
  * Use `create(DeleteCandlesResponseSchema)` to create a new message.
  */
 export const DeleteCandlesResponseSchema: GenMessage<DeleteCandlesResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 15);
+  messageDesc(file_candlewire_v1_candles, 16);
 
 /**
  * @generated from message candlewire.v1.PurgeCandlesRequest
@@ -547,7 +567,7 @@ export type PurgeCandlesRequest = Message<"candlewire.v1.PurgeCandlesRequest"> &
  * Use `create(PurgeCandlesRequestSchema)` to create a new message.
  */
 export const PurgeCandlesRequestSchema: GenMessage<PurgeCandlesRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 16);
+  messageDesc(file_candlewire_v1_candles, 17);
 
 /**
  * @generated from message candlewire.v1.PurgeCandlesResponse
@@ -564,7 +584,7 @@ export type PurgeCandlesResponse = Message<"candlewire.v1.PurgeCandlesResponse">
  * Use `create(PurgeCandlesResponseSchema)` to create a new message.
  */
 export const PurgeCandlesResponseSchema: GenMessage<PurgeCandlesResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_candles, 17);
+  messageDesc(file_candlewire_v1_candles, 18);
 
 /**
  * Stored 1-minute candles: importing from exchanges or CSV, reading, deleting.
@@ -590,7 +610,7 @@ export const CandlesService: GenService<{
   runCandleImport: {
     methodKind: "server_streaming";
     input: typeof StartCandleImportRequestSchema;
-    output: typeof CandleImportEventSchema;
+    output: typeof CandleImportEventBatchSchema;
   },
   /**
    * @generated from rpc candlewire.v1.CandlesService.WatchCandleImport
@@ -598,7 +618,7 @@ export const CandlesService: GenService<{
   watchCandleImport: {
     methodKind: "server_streaming";
     input: typeof WatchCandleImportRequestSchema;
-    output: typeof CandleImportEventSchema;
+    output: typeof CandleImportEventBatchSchema;
   },
   /**
    * @generated from rpc candlewire.v1.CandlesService.GetCandleImport

@@ -31,7 +31,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file candlewire/v1/event.proto.
  */
 export const file_candlewire_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChljYW5kbGV3aXJlL3YxL2V2ZW50LnByb3RvEg1jYW5kbGV3aXJlLnYxIpMBChBTdWJzY3JpYmVSZXF1ZXN0EhMKC3Nlc3Npb25faWRzGAEgAygJEikKBWtpbmRzGAIgAygOMhouY2FuZGxld2lyZS52MS5TZXNzaW9uS2luZBInCgV0eXBlcxgDIAMoDjIYLmNhbmRsZXdpcmUudjEuRXZlbnRUeXBlEhYKDmFmdGVyX3NlcXVlbmNlGAQgASgDIokHCgVFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxISCgpzZXNzaW9uX2lkGAIgASgJEhgKEHNlc3Npb25fc2VxdWVuY2UYAyABKAMSKAoEa2luZBgEIAEoDjIaLmNhbmRsZXdpcmUudjEuU2Vzc2lvbktpbmQSKAoEdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoHc2Vzc2lvbhgGIAEoCzIWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbkgAEisKCHByb2dyZXNzGAcgASgLMhcuY2FuZGxld2lyZS52MS5Qcm9ncmVzc0gAEiUKA2xvZxgIIAEoCzIWLmNhbmRsZXdpcmUudjEuTG9nTGluZUgAEjgKD2JhY2t0ZXN0X3Jlc3VsdBgJIAEoCzIdLmNhbmRsZXdpcmUudjEuQmFja3Rlc3RSZXN1bHRIABJBChRjYW5kbGVfaW1wb3J0X3Jlc3VsdBgKIAEoCzIhLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0UmVzdWx0SAASPgoSb3B0aW1pemF0aW9uX3RyaWFsGAsgASgLMiAuY2FuZGxld2lyZS52MS5PcHRpbWl6YXRpb25UcmlhbEgAEkAKE29wdGltaXphdGlvbl9yZXN1bHQYDCABKAsyIS5jYW5kbGV3aXJlLnYxLk9wdGltaXphdGlvblJlc3VsdEgAEkEKFG1vbnRlX2NhcmxvX3NjZW5hcmlvGA0gASgLMiEuY2FuZGxld2lyZS52MS5Nb250ZUNhcmxvU2NlbmFyaW9IABI9ChJtb250ZV9jYXJsb19yZXN1bHQYDiABKAsyHy5jYW5kbGV3aXJlLnYxLk1vbnRlQ2FybG9SZXN1bHRIABJJChhzaWduaWZpY2FuY2VfdGVzdF9yZXN1bHQYDyABKAsyJS5jYW5kbGV3aXJlLnYxLlNpZ25pZmljYW5jZVRlc3RSZXN1bHRIABIwCgtsaXZlX3VwZGF0ZRgQIAEoCzIZLmNhbmRsZXdpcmUudjEuTGl2ZVVwZGF0ZUgAEj8KD3Rlc3Rfam9iX3Jlc3VsdBgRIAEoCzIkLmNhbmRsZXdpcmUudGVzdGluZy52MS5UZXN0Sm9iUmVzdWx0SAASIwoFZXJyb3IYHiABKAsyEi5nb29nbGUucnBjLlN0YXR1c0gAQgkKB3BheWxvYWQqgwEKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASFgoSRVZFTlRfVFlQRV9TRVNTSU9OEAESFwoTRVZFTlRfVFlQRV9QUk9HUkVTUxACEhIKDkVWRU5UX1RZUEVfTE9HEAMSFQoRRVZFTlRfVFlQRV9SRVNVTFQQBDJyCgxFdmVudFNlcnZpY2USYgoJU3Vic2NyaWJlEh8uY2FuZGxld2lyZS52MS5TdWJzY3JpYmVSZXF1ZXN0GhQuY2FuZGxld2lyZS52MS5FdmVudCIcgtPkkwIWEhQvdjEvZXZlbnRzOnN1YnNjcmliZTABYgZwcm90bzM", [file_candlewire_testing_v1_test_jobs, file_candlewire_v1_backtest, file_candlewire_v1_candles, file_candlewire_v1_common, file_candlewire_v1_live, file_candlewire_v1_monte_carlo, file_candlewire_v1_optimization, file_candlewire_v1_significance_test, file_google_api_annotations, file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("ChljYW5kbGV3aXJlL3YxL2V2ZW50LnByb3RvEg1jYW5kbGV3aXJlLnYxIqsBChBTdWJzY3JpYmVSZXF1ZXN0EhMKC3Nlc3Npb25faWRzGAEgAygJEikKBWtpbmRzGAIgAygOMhouY2FuZGxld2lyZS52MS5TZXNzaW9uS2luZBInCgV0eXBlcxgDIAMoDjIYLmNhbmRsZXdpcmUudjEuRXZlbnRUeXBlEhsKDmFmdGVyX3NlcXVlbmNlGAQgASgDSACIAQFCEQoPX2FmdGVyX3NlcXVlbmNlIuQGCgVFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxISCgpzZXNzaW9uX2lkGAIgASgJEhgKEHNlc3Npb25fc2VxdWVuY2UYAyABKAMSKAoEa2luZBgEIAEoDjIaLmNhbmRsZXdpcmUudjEuU2Vzc2lvbktpbmQSKAoEdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoHc2Vzc2lvbhgGIAEoCzIWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbkgAEisKCHByb2dyZXNzGAcgASgLMhcuY2FuZGxld2lyZS52MS5Qcm9ncmVzc0gAEiUKA2xvZxgIIAEoCzIWLmNhbmRsZXdpcmUudjEuTG9nTGluZUgAEjgKD2JhY2t0ZXN0X3Jlc3VsdBgJIAEoCzIdLmNhbmRsZXdpcmUudjEuQmFja3Rlc3RSZXN1bHRIABJBChRjYW5kbGVfaW1wb3J0X3Jlc3VsdBgKIAEoCzIhLmNhbmRsZXdpcmUudjEuQ2FuZGxlSW1wb3J0UmVzdWx0SAASPgoSb3B0aW1pemF0aW9uX3RyaWFsGAsgASgLMiAuY2FuZGxld2lyZS52MS5PcHRpbWl6YXRpb25UcmlhbEgAEkAKE29wdGltaXphdGlvbl9yZXN1bHQYDCABKAsyIS5jYW5kbGV3aXJlLnYxLk9wdGltaXphdGlvblJlc3VsdEgAEkEKFG1vbnRlX2NhcmxvX3NjZW5hcmlvGA0gASgLMiEuY2FuZGxld2lyZS52MS5Nb250ZUNhcmxvU2NlbmFyaW9IABI9ChJtb250ZV9jYXJsb19yZXN1bHQYDiABKAsyHy5jYW5kbGV3aXJlLnYxLk1vbnRlQ2FybG9SZXN1bHRIABJJChhzaWduaWZpY2FuY2VfdGVzdF9yZXN1bHQYDyABKAsyJS5jYW5kbGV3aXJlLnYxLlNpZ25pZmljYW5jZVRlc3RSZXN1bHRIABIwCgtsaXZlX3VwZGF0ZRgQIAEoCzIZLmNhbmRsZXdpcmUudjEuTGl2ZVVwZGF0ZUgAEj8KD3Rlc3Rfam9iX3Jlc3VsdBgRIAEoCzIkLmNhbmRsZXdpcmUudGVzdGluZy52MS5UZXN0Sm9iUmVzdWx0SABCCQoHcGF5bG9hZCJVCgpFdmVudEJhdGNoEiQKBmV2ZW50cxgBIAMoCzIULmNhbmRsZXdpcmUudjEuRXZlbnQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cyqDAQoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIWChJFVkVOVF9UWVBFX1NFU1NJT04QARIXChNFVkVOVF9UWVBFX1BST0dSRVNTEAISEgoORVZFTlRfVFlQRV9MT0cQAxIVChFFVkVOVF9UWVBFX1JFU1VMVBAEMncKDEV2ZW50U2VydmljZRJnCglTdWJzY3JpYmUSHy5jYW5kbGV3aXJlLnYxLlN1YnNjcmliZVJlcXVlc3QaGS5jYW5kbGV3aXJlLnYxLkV2ZW50QmF0Y2giHILT5JMCFhIUL3YxL2V2ZW50czpzdWJzY3JpYmUwAWIGcHJvdG8z", [file_candlewire_testing_v1_test_jobs, file_candlewire_v1_backtest, file_candlewire_v1_candles, file_candlewire_v1_common, file_candlewire_v1_live, file_candlewire_v1_monte_carlo, file_candlewire_v1_optimization, file_candlewire_v1_significance_test, file_google_api_annotations, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * @generated from message candlewire.v1.SubscribeRequest
@@ -59,11 +59,12 @@ export type SubscribeRequest = Message<"candlewire.v1.SubscribeRequest"> & {
   types: EventType[];
 
   /**
-   * Global cursor: only events with a larger sequence are sent; 0 streams new events only.
+   * Global cursor: only events with a larger sequence are sent (0 replays all history).
+   * Unset: only events that happen from now on.
    *
-   * @generated from field: int64 after_sequence = 4;
+   * @generated from field: optional int64 after_sequence = 4;
    */
-  afterSequence: bigint;
+  afterSequence?: bigint | undefined;
 };
 
 /**
@@ -181,15 +182,6 @@ export type Event = Message<"candlewire.v1.Event"> & {
      */
     value: TestJobResult;
     case: "testJobResult";
-  } | {
-    /**
-     * Why the stream is ending early. Sent as the last message before the call fails, so REST
-     * and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
-     *
-     * @generated from field: google.rpc.Status error = 30;
-     */
-    value: Status;
-    case: "error";
   } | { case: undefined; value?: undefined };
 };
 
@@ -199,6 +191,35 @@ export type Event = Message<"candlewire.v1.Event"> & {
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_candlewire_v1_event, 1);
+
+/**
+ * Events in order. A stream sends whatever is ready at once, one event or many, so a busy
+ * job costs one message per batch instead of one per event; an idle one still sends each
+ * event as it happens.
+ *
+ * @generated from message candlewire.v1.EventBatch
+ */
+export type EventBatch = Message<"candlewire.v1.EventBatch"> & {
+  /**
+   * @generated from field: repeated candlewire.v1.Event events = 1;
+   */
+  events: Event[];
+
+  /**
+   * Set only on the last message of a stream that fails midway, so REST and SSE clients,
+   * which cannot read HTTP trailers, see why it ended; the call's status matches.
+   *
+   * @generated from field: google.rpc.Status error = 2;
+   */
+  error?: Status | undefined;
+};
+
+/**
+ * Describes the message candlewire.v1.EventBatch.
+ * Use `create(EventBatchSchema)` to create a new message.
+ */
+export const EventBatchSchema: GenMessage<EventBatch> = /*@__PURE__*/
+  messageDesc(file_candlewire_v1_event, 2);
 
 /**
  * @generated from enum candlewire.v1.EventType
@@ -255,7 +276,7 @@ export const EventService: GenService<{
   subscribe: {
     methodKind: "server_streaming";
     input: typeof SubscribeRequestSchema;
-    output: typeof EventSchema;
+    output: typeof EventBatchSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_candlewire_v1_event, 0);

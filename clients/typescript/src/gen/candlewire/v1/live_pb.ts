@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file candlewire/v1/live.proto.
  */
 export const file_candlewire_v1_live: GenFile = /*@__PURE__*/
-  fileDesc("ChhjYW5kbGV3aXJlL3YxL2xpdmUucHJvdG8SDWNhbmRsZXdpcmUudjEi3QMKCkxpdmVQYXJhbXMSJQoEbW9kZRgBIAEoDjIXLmNhbmRsZXdpcmUudjEuTGl2ZU1vZGUSJAoGcm91dGVzGAIgAygLMhQuY2FuZGxld2lyZS52MS5Sb3V0ZRItCgtkYXRhX3JvdXRlcxgDIAMoCzIYLmNhbmRsZXdpcmUudjEuRGF0YVJvdXRlEhIKCmFwaV9rZXlfaWQYBCABKAkSIAoYbm90aWZpY2F0aW9uX2NoYW5uZWxfaWRzGAUgAygJEjIKCWV4Y2hhbmdlcxgGIAMoCzIfLmNhbmRsZXdpcmUudjEuRXhjaGFuZ2VTZXR0aW5ncxIcCg93YXJtX3VwX2NhbmRsZXMYByABKAVIAIgBARJHCg9oeXBlcnBhcmFtZXRlcnMYCCADKAsyLi5jYW5kbGV3aXJlLnYxLkxpdmVQYXJhbXMuSHlwZXJwYXJhbWV0ZXJzRW50cnkSEgoKZGVidWdfbW9kZRgJIAEoCBpaChRIeXBlcnBhcmFtZXRlcnNFbnRyeRILCgNrZXkYASABKAkSMQoFdmFsdWUYAiABKAsyIi5jYW5kbGV3aXJlLnYxLkh5cGVycGFyYW1ldGVyVmFsdWU6AjgBQhIKEF93YXJtX3VwX2NhbmRsZXMiYQoQU3RhcnRMaXZlUmVxdWVzdBINCgV0aXRsZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIpCgZwYXJhbXMYAyABKAsyGS5jYW5kbGV3aXJlLnYxLkxpdmVQYXJhbXMioAIKCFBvc2l0aW9uEhAKCGV4Y2hhbmdlGAEgASgJEg4KBnN5bWJvbBgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRImCgR0eXBlGAQgASgOMhguY2FuZGxld2lyZS52MS5UcmFkZVR5cGUSCwoDcXR5GAUgASgBEhMKC2VudHJ5X3ByaWNlGAYgASgBEhUKDWN1cnJlbnRfcHJpY2UYByABKAESCwoDcG5sGAggASgBEhYKDnBubF9wZXJjZW50YWdlGAkgASgBEhAKCGxldmVyYWdlGAogASgBEhkKEWxpcXVpZGF0aW9uX3ByaWNlGAsgASgBEi0KCW9wZW5fdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWQoPRXhjaGFuZ2VCYWxhbmNlEhAKCGV4Y2hhbmdlGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEg8KB2JhbGFuY2UYAyABKAESEQoJYXZhaWxhYmxlGAQgASgBIvYBCgpMaXZlVXBkYXRlEioKCXBvc2l0aW9ucxgBIAMoCzIXLmNhbmRsZXdpcmUudjEuUG9zaXRpb24SMAoIYmFsYW5jZXMYAiADKAsyHi5jYW5kbGV3aXJlLnYxLkV4Y2hhbmdlQmFsYW5jZRIkCgZvcmRlcnMYAyADKAsyFC5jYW5kbGV3aXJlLnYxLk9yZGVyEisKDWNsb3NlZF90cmFkZXMYBCADKAsyFC5jYW5kbGV3aXJlLnYxLlRyYWRlEicKB21ldHJpY3MYBSABKAsyFi5jYW5kbGV3aXJlLnYxLk1ldHJpY3MSDgoGZXF1aXR5GAYgASgBIosBCgtMaXZlU2Vzc2lvbhInCgdzZXNzaW9uGAEgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uEikKBnBhcmFtcxgCIAEoCzIZLmNhbmRsZXdpcmUudjEuTGl2ZVBhcmFtcxIoCgVzdGF0ZRgDIAEoCzIZLmNhbmRsZXdpcmUudjEuTGl2ZVVwZGF0ZSKhAgoJTGl2ZUV2ZW50EhAKCHNlcXVlbmNlGAEgASgDEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKB3Nlc3Npb24YAyABKAsyFi5jYW5kbGV3aXJlLnYxLlNlc3Npb25IABIrCghwcm9ncmVzcxgEIAEoCzIXLmNhbmRsZXdpcmUudjEuUHJvZ3Jlc3NIABIlCgNsb2cYBSABKAsyFi5jYW5kbGV3aXJlLnYxLkxvZ0xpbmVIABIrCgZ1cGRhdGUYBiABKAsyGS5jYW5kbGV3aXJlLnYxLkxpdmVVcGRhdGVIABIjCgVlcnJvchgPIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCBwoFZXZlbnQiNgoQV2F0Y2hMaXZlUmVxdWVzdBIKCgJpZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAyIdCg9TdG9wTGl2ZVJlcXVlc3QSCgoCaWQYASABKAkiHAoOR2V0TGl2ZVJlcXVlc3QSCgoCaWQYASABKAkijgIKD0xpc3RMaXZlUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCg50aXRsZV9jb250YWlucxgDIAEoCRIuCghzdGF0dXNlcxgEIAMoDjIcLmNhbmRsZXdpcmUudjEuU2Vzc2lvblN0YXR1cxIxCg1jcmVhdGVkX2FmdGVyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoEbW9kZRgHIAEoDjIXLmNhbmRsZXdpcmUudjEuTGl2ZU1vZGUiXgoQTGlzdExpdmVSZXNwb25zZRIxCg1saXZlX3Nlc3Npb25zGAEgAygLMhouY2FuZGxld2lyZS52MS5MaXZlU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkieAoVTGlzdExpdmVPcmRlcnNSZXF1ZXN0EgoKAmlkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEiwKCHN0YXR1c2VzGAQgAygOMhouY2FuZGxld2lyZS52MS5PcmRlclN0YXR1cyJXChZMaXN0TGl2ZU9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULmNhbmRsZXdpcmUudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkoKFUxpc3RMaXZlVHJhZGVzUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJXChZMaXN0TGl2ZVRyYWRlc1Jlc3BvbnNlEiQKBnRyYWRlcxgBIAMoCzIULmNhbmRsZXdpcmUudjEuVHJhZGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIicKGUdldExpdmVFcXVpdHlDdXJ2ZVJlcXVlc3QSCgoCaWQYASABKAkiXAoXR2V0TGl2ZUNoYXJ0RGF0YVJlcXVlc3QSCgoCaWQYASABKAkSEwoLcm91dGVfaW5kZXgYAiABKAUSEAoIZXhjaGFuZ2UYAyABKAkSDgoGc3ltYm9sGAQgASgJInAKEkdldExpdmVMb2dzUmVxdWVzdBIKCgJpZBgBIAEoCRInCgZsZXZlbHMYAiADKA4yFy5jYW5kbGV3aXJlLnYxLkxvZ0xldmVsEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIlUKE0dldExpdmVMb2dzUmVzcG9uc2USJQoFbGluZXMYASADKAsyFi5jYW5kbGV3aXJlLnYxLkxvZ0xpbmUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInYKEVVwZGF0ZUxpdmVSZXF1ZXN0EjAKDGxpdmVfc2Vzc2lvbhgBIAEoCzIaLmNhbmRsZXdpcmUudjEuTGl2ZVNlc3Npb24SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIh8KEURlbGV0ZUxpdmVSZXF1ZXN0EgoKAmlkGAEgASgJKk4KCExpdmVNb2RlEhkKFUxJVkVfTU9ERV9VTlNQRUNJRklFRBAAEhMKD0xJVkVfTU9ERV9QQVBFUhABEhIKDkxJVkVfTU9ERV9MSVZFEAIymQsKC0xpdmVTZXJ2aWNlEmEKCVN0YXJ0TGl2ZRIfLmNhbmRsZXdpcmUudjEuU3RhcnRMaXZlUmVxdWVzdBoWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbiIbgtPkkwIVIhAvdjEvbGl2ZVNlc3Npb25zOgEqEm0KCVdhdGNoTGl2ZRIfLmNhbmRsZXdpcmUudjEuV2F0Y2hMaXZlUmVxdWVzdBoYLmNhbmRsZXdpcmUudjEuTGl2ZUV2ZW50IiOC0+STAh0SGy92MS9saXZlU2Vzc2lvbnMve2lkfTp3YXRjaDABEmkKCFN0b3BMaXZlEh4uY2FuZGxld2lyZS52MS5TdG9wTGl2ZVJlcXVlc3QaFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24iJYLT5JMCHyIaL3YxL2xpdmVTZXNzaW9ucy97aWR9OnN0b3A6ASoSYwoHR2V0TGl2ZRIdLmNhbmRsZXdpcmUudjEuR2V0TGl2ZVJlcXVlc3QaGi5jYW5kbGV3aXJlLnYxLkxpdmVTZXNzaW9uIh2C0+STAhcSFS92MS9saXZlU2Vzc2lvbnMve2lkfRJlCghMaXN0TGl2ZRIeLmNhbmRsZXdpcmUudjEuTGlzdExpdmVSZXF1ZXN0Gh8uY2FuZGxld2lyZS52MS5MaXN0TGl2ZVJlc3BvbnNlIhiC0+STAhISEC92MS9saXZlU2Vzc2lvbnMSgwEKDkxpc3RMaXZlT3JkZXJzEiQuY2FuZGxld2lyZS52MS5MaXN0TGl2ZU9yZGVyc1JlcXVlc3QaJS5jYW5kbGV3aXJlLnYxLkxpc3RMaXZlT3JkZXJzUmVzcG9uc2UiJILT5JMCHhIcL3YxL2xpdmVTZXNzaW9ucy97aWR9L29yZGVycxKDAQoOTGlzdExpdmVUcmFkZXMSJC5jYW5kbGV3aXJlLnYxLkxpc3RMaXZlVHJhZGVzUmVxdWVzdBolLmNhbmRsZXdpcmUudjEuTGlzdExpdmVUcmFkZXNSZXNwb25zZSIkgtPkkwIeEhwvdjEvbGl2ZVNlc3Npb25zL3tpZH0vdHJhZGVzEoUBChJHZXRMaXZlRXF1aXR5Q3VydmUSKC5jYW5kbGV3aXJlLnYxLkdldExpdmVFcXVpdHlDdXJ2ZVJlcXVlc3QaGi5jYW5kbGV3aXJlLnYxLkVxdWl0eUN1cnZlIimC0+STAiMSIS92MS9saXZlU2Vzc2lvbnMve2lkfS9lcXVpdHlDdXJ2ZRJ9ChBHZXRMaXZlQ2hhcnREYXRhEiYuY2FuZGxld2lyZS52MS5HZXRMaXZlQ2hhcnREYXRhUmVxdWVzdBoYLmNhbmRsZXdpcmUudjEuQ2hhcnREYXRhIieC0+STAiESHy92MS9saXZlU2Vzc2lvbnMve2lkfS9jaGFydERhdGESeAoLR2V0TGl2ZUxvZ3MSIS5jYW5kbGV3aXJlLnYxLkdldExpdmVMb2dzUmVxdWVzdBoiLmNhbmRsZXdpcmUudjEuR2V0TGl2ZUxvZ3NSZXNwb25zZSIigtPkkwIcEhovdjEvbGl2ZVNlc3Npb25zL3tpZH0vbG9ncxKMAQoKVXBkYXRlTGl2ZRIgLmNhbmRsZXdpcmUudjEuVXBkYXRlTGl2ZVJlcXVlc3QaGi5jYW5kbGV3aXJlLnYxLkxpdmVTZXNzaW9uIkCC0+STAjoyKi92MS9saXZlU2Vzc2lvbnMve2xpdmVfc2Vzc2lvbi5zZXNzaW9uLmlkfToMbGl2ZV9zZXNzaW9uEmUKCkRlbGV0ZUxpdmUSIC5jYW5kbGV3aXJlLnYxLkRlbGV0ZUxpdmVSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ih2C0+STAhcqFS92MS9saXZlU2Vzc2lvbnMve2lkfWIGcHJvdG8z", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("ChhjYW5kbGV3aXJlL3YxL2xpdmUucHJvdG8SDWNhbmRsZXdpcmUudjEi3QMKCkxpdmVQYXJhbXMSJQoEbW9kZRgBIAEoDjIXLmNhbmRsZXdpcmUudjEuTGl2ZU1vZGUSJAoGcm91dGVzGAIgAygLMhQuY2FuZGxld2lyZS52MS5Sb3V0ZRItCgtkYXRhX3JvdXRlcxgDIAMoCzIYLmNhbmRsZXdpcmUudjEuRGF0YVJvdXRlEhIKCmFwaV9rZXlfaWQYBCABKAkSIAoYbm90aWZpY2F0aW9uX2NoYW5uZWxfaWRzGAUgAygJEjIKCWV4Y2hhbmdlcxgGIAMoCzIfLmNhbmRsZXdpcmUudjEuRXhjaGFuZ2VTZXR0aW5ncxIcCg93YXJtX3VwX2NhbmRsZXMYByABKAVIAIgBARJHCg9oeXBlcnBhcmFtZXRlcnMYCCADKAsyLi5jYW5kbGV3aXJlLnYxLkxpdmVQYXJhbXMuSHlwZXJwYXJhbWV0ZXJzRW50cnkSEgoKZGVidWdfbW9kZRgJIAEoCBpaChRIeXBlcnBhcmFtZXRlcnNFbnRyeRILCgNrZXkYASABKAkSMQoFdmFsdWUYAiABKAsyIi5jYW5kbGV3aXJlLnYxLkh5cGVycGFyYW1ldGVyVmFsdWU6AjgBQhIKEF93YXJtX3VwX2NhbmRsZXMiYQoQU3RhcnRMaXZlUmVxdWVzdBINCgV0aXRsZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIpCgZwYXJhbXMYAyABKAsyGS5jYW5kbGV3aXJlLnYxLkxpdmVQYXJhbXMioAIKCFBvc2l0aW9uEhAKCGV4Y2hhbmdlGAEgASgJEg4KBnN5bWJvbBgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRImCgR0eXBlGAQgASgOMhguY2FuZGxld2lyZS52MS5UcmFkZVR5cGUSCwoDcXR5GAUgASgBEhMKC2VudHJ5X3ByaWNlGAYgASgBEhUKDWN1cnJlbnRfcHJpY2UYByABKAESCwoDcG5sGAggASgBEhYKDnBubF9wZXJjZW50YWdlGAkgASgBEhAKCGxldmVyYWdlGAogASgBEhkKEWxpcXVpZGF0aW9uX3ByaWNlGAsgASgBEi0KCW9wZW5fdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWQoPRXhjaGFuZ2VCYWxhbmNlEhAKCGV4Y2hhbmdlGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEg8KB2JhbGFuY2UYAyABKAESEQoJYXZhaWxhYmxlGAQgASgBIvYBCgpMaXZlVXBkYXRlEioKCXBvc2l0aW9ucxgBIAMoCzIXLmNhbmRsZXdpcmUudjEuUG9zaXRpb24SMAoIYmFsYW5jZXMYAiADKAsyHi5jYW5kbGV3aXJlLnYxLkV4Y2hhbmdlQmFsYW5jZRIkCgZvcmRlcnMYAyADKAsyFC5jYW5kbGV3aXJlLnYxLk9yZGVyEisKDWNsb3NlZF90cmFkZXMYBCADKAsyFC5jYW5kbGV3aXJlLnYxLlRyYWRlEicKB21ldHJpY3MYBSABKAsyFi5jYW5kbGV3aXJlLnYxLk1ldHJpY3MSDgoGZXF1aXR5GAYgASgBIosBCgtMaXZlU2Vzc2lvbhInCgdzZXNzaW9uGAEgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uEikKBnBhcmFtcxgCIAEoCzIZLmNhbmRsZXdpcmUudjEuTGl2ZVBhcmFtcxIoCgVzdGF0ZRgDIAEoCzIZLmNhbmRsZXdpcmUudjEuTGl2ZVVwZGF0ZSL8AQoJTGl2ZUV2ZW50EhAKCHNlcXVlbmNlGAEgASgDEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKB3Nlc3Npb24YAyABKAsyFi5jYW5kbGV3aXJlLnYxLlNlc3Npb25IABIrCghwcm9ncmVzcxgEIAEoCzIXLmNhbmRsZXdpcmUudjEuUHJvZ3Jlc3NIABIlCgNsb2cYBSABKAsyFi5jYW5kbGV3aXJlLnYxLkxvZ0xpbmVIABIrCgZ1cGRhdGUYBiABKAsyGS5jYW5kbGV3aXJlLnYxLkxpdmVVcGRhdGVIAEIHCgVldmVudCJdCg5MaXZlRXZlbnRCYXRjaBIoCgZldmVudHMYASADKAsyGC5jYW5kbGV3aXJlLnYxLkxpdmVFdmVudBIhCgVlcnJvchgCIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzIjYKEFdhdGNoTGl2ZVJlcXVlc3QSCgoCaWQYASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAMiHQoPU3RvcExpdmVSZXF1ZXN0EgoKAmlkGAEgASgJIhwKDkdldExpdmVSZXF1ZXN0EgoKAmlkGAEgASgJIo4CCg9MaXN0TGl2ZVJlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSFgoOdGl0bGVfY29udGFpbnMYAyABKAkSLgoIc3RhdHVzZXMYBCADKA4yHC5jYW5kbGV3aXJlLnYxLlNlc3Npb25TdGF0dXMSMQoNY3JlYXRlZF9hZnRlchgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKBG1vZGUYByABKA4yFy5jYW5kbGV3aXJlLnYxLkxpdmVNb2RlIl4KEExpc3RMaXZlUmVzcG9uc2USMQoNbGl2ZV9zZXNzaW9ucxgBIAMoCzIaLmNhbmRsZXdpcmUudjEuTGl2ZVNlc3Npb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIngKFUxpc3RMaXZlT3JkZXJzUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIsCghzdGF0dXNlcxgEIAMoDjIaLmNhbmRsZXdpcmUudjEuT3JkZXJTdGF0dXMiVwoWTGlzdExpdmVPcmRlcnNSZXNwb25zZRIkCgZvcmRlcnMYASADKAsyFC5jYW5kbGV3aXJlLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJKChVMaXN0TGl2ZVRyYWRlc1JlcXVlc3QSCgoCaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiVwoWTGlzdExpdmVUcmFkZXNSZXNwb25zZRIkCgZ0cmFkZXMYASADKAsyFC5jYW5kbGV3aXJlLnYxLlRyYWRlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSInChlHZXRMaXZlRXF1aXR5Q3VydmVSZXF1ZXN0EgoKAmlkGAEgASgJIlwKF0dldExpdmVDaGFydERhdGFSZXF1ZXN0EgoKAmlkGAEgASgJEhMKC3JvdXRlX2luZGV4GAIgASgFEhAKCGV4Y2hhbmdlGAMgASgJEg4KBnN5bWJvbBgEIAEoCSJwChJHZXRMaXZlTG9nc1JlcXVlc3QSCgoCaWQYASABKAkSJwoGbGV2ZWxzGAIgAygOMhcuY2FuZGxld2lyZS52MS5Mb2dMZXZlbBIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJVChNHZXRMaXZlTG9nc1Jlc3BvbnNlEiUKBWxpbmVzGAEgAygLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ2ChFVcGRhdGVMaXZlUmVxdWVzdBIwCgxsaXZlX3Nlc3Npb24YASABKAsyGi5jYW5kbGV3aXJlLnYxLkxpdmVTZXNzaW9uEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayIfChFEZWxldGVMaXZlUmVxdWVzdBIKCgJpZBgBIAEoCSpOCghMaXZlTW9kZRIZChVMSVZFX01PREVfVU5TUEVDSUZJRUQQABITCg9MSVZFX01PREVfUEFQRVIQARISCg5MSVZFX01PREVfTElWRRACMp4LCgtMaXZlU2VydmljZRJhCglTdGFydExpdmUSHy5jYW5kbGV3aXJlLnYxLlN0YXJ0TGl2ZVJlcXVlc3QaFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24iG4LT5JMCFSIQL3YxL2xpdmVTZXNzaW9uczoBKhJyCglXYXRjaExpdmUSHy5jYW5kbGV3aXJlLnYxLldhdGNoTGl2ZVJlcXVlc3QaHS5jYW5kbGV3aXJlLnYxLkxpdmVFdmVudEJhdGNoIiOC0+STAh0SGy92MS9saXZlU2Vzc2lvbnMve2lkfTp3YXRjaDABEmkKCFN0b3BMaXZlEh4uY2FuZGxld2lyZS52MS5TdG9wTGl2ZVJlcXVlc3QaFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24iJYLT5JMCHyIaL3YxL2xpdmVTZXNzaW9ucy97aWR9OnN0b3A6ASoSYwoHR2V0TGl2ZRIdLmNhbmRsZXdpcmUudjEuR2V0TGl2ZVJlcXVlc3QaGi5jYW5kbGV3aXJlLnYxLkxpdmVTZXNzaW9uIh2C0+STAhcSFS92MS9saXZlU2Vzc2lvbnMve2lkfRJlCghMaXN0TGl2ZRIeLmNhbmRsZXdpcmUudjEuTGlzdExpdmVSZXF1ZXN0Gh8uY2FuZGxld2lyZS52MS5MaXN0TGl2ZVJlc3BvbnNlIhiC0+STAhISEC92MS9saXZlU2Vzc2lvbnMSgwEKDkxpc3RMaXZlT3JkZXJzEiQuY2FuZGxld2lyZS52MS5MaXN0TGl2ZU9yZGVyc1JlcXVlc3QaJS5jYW5kbGV3aXJlLnYxLkxpc3RMaXZlT3JkZXJzUmVzcG9uc2UiJILT5JMCHhIcL3YxL2xpdmVTZXNzaW9ucy97aWR9L29yZGVycxKDAQoOTGlzdExpdmVUcmFkZXMSJC5jYW5kbGV3aXJlLnYxLkxpc3RMaXZlVHJhZGVzUmVxdWVzdBolLmNhbmRsZXdpcmUudjEuTGlzdExpdmVUcmFkZXNSZXNwb25zZSIkgtPkkwIeEhwvdjEvbGl2ZVNlc3Npb25zL3tpZH0vdHJhZGVzEoUBChJHZXRMaXZlRXF1aXR5Q3VydmUSKC5jYW5kbGV3aXJlLnYxLkdldExpdmVFcXVpdHlDdXJ2ZVJlcXVlc3QaGi5jYW5kbGV3aXJlLnYxLkVxdWl0eUN1cnZlIimC0+STAiMSIS92MS9saXZlU2Vzc2lvbnMve2lkfS9lcXVpdHlDdXJ2ZRJ9ChBHZXRMaXZlQ2hhcnREYXRhEiYuY2FuZGxld2lyZS52MS5HZXRMaXZlQ2hhcnREYXRhUmVxdWVzdBoYLmNhbmRsZXdpcmUudjEuQ2hhcnREYXRhIieC0+STAiESHy92MS9saXZlU2Vzc2lvbnMve2lkfS9jaGFydERhdGESeAoLR2V0TGl2ZUxvZ3MSIS5jYW5kbGV3aXJlLnYxLkdldExpdmVMb2dzUmVxdWVzdBoiLmNhbmRsZXdpcmUudjEuR2V0TGl2ZUxvZ3NSZXNwb25zZSIigtPkkwIcEhovdjEvbGl2ZVNlc3Npb25zL3tpZH0vbG9ncxKMAQoKVXBkYXRlTGl2ZRIgLmNhbmRsZXdpcmUudjEuVXBkYXRlTGl2ZVJlcXVlc3QaGi5jYW5kbGV3aXJlLnYxLkxpdmVTZXNzaW9uIkCC0+STAjoyKi92MS9saXZlU2Vzc2lvbnMve2xpdmVfc2Vzc2lvbi5zZXNzaW9uLmlkfToMbGl2ZV9zZXNzaW9uEmUKCkRlbGV0ZUxpdmUSIC5jYW5kbGV3aXJlLnYxLkRlbGV0ZUxpdmVSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ih2C0+STAhcqFS92MS9saXZlU2Vzc2lvbnMve2lkfWIGcHJvdG8z", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * @generated from message candlewire.v1.LiveParams
@@ -341,15 +341,6 @@ export type LiveEvent = Message<"candlewire.v1.LiveEvent"> & {
      */
     value: LiveUpdate;
     case: "update";
-  } | {
-    /**
-     * Why the stream is ending early. Sent as the last message before the call fails, so REST
-     * and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
-     *
-     * @generated from field: google.rpc.Status error = 15;
-     */
-    value: Status;
-    case: "error";
   } | { case: undefined; value?: undefined };
 };
 
@@ -359,6 +350,35 @@ export type LiveEvent = Message<"candlewire.v1.LiveEvent"> & {
  */
 export const LiveEventSchema: GenMessage<LiveEvent> = /*@__PURE__*/
   messageDesc(file_candlewire_v1_live, 6);
+
+/**
+ * Events in order. A stream sends whatever is ready at once, one event or many, so a busy
+ * job costs one message per batch instead of one per event; an idle one still sends each
+ * event as it happens.
+ *
+ * @generated from message candlewire.v1.LiveEventBatch
+ */
+export type LiveEventBatch = Message<"candlewire.v1.LiveEventBatch"> & {
+  /**
+   * @generated from field: repeated candlewire.v1.LiveEvent events = 1;
+   */
+  events: LiveEvent[];
+
+  /**
+   * Set only on the last message of a stream that fails midway, so REST and SSE clients,
+   * which cannot read HTTP trailers, see why it ended; the call's status matches.
+   *
+   * @generated from field: google.rpc.Status error = 2;
+   */
+  error?: Status | undefined;
+};
+
+/**
+ * Describes the message candlewire.v1.LiveEventBatch.
+ * Use `create(LiveEventBatchSchema)` to create a new message.
+ */
+export const LiveEventBatchSchema: GenMessage<LiveEventBatch> = /*@__PURE__*/
+  messageDesc(file_candlewire_v1_live, 7);
 
 /**
  * @generated from message candlewire.v1.WatchLiveRequest
@@ -380,7 +400,7 @@ export type WatchLiveRequest = Message<"candlewire.v1.WatchLiveRequest"> & {
  * Use `create(WatchLiveRequestSchema)` to create a new message.
  */
 export const WatchLiveRequestSchema: GenMessage<WatchLiveRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 7);
+  messageDesc(file_candlewire_v1_live, 8);
 
 /**
  * @generated from message candlewire.v1.StopLiveRequest
@@ -397,7 +417,7 @@ export type StopLiveRequest = Message<"candlewire.v1.StopLiveRequest"> & {
  * Use `create(StopLiveRequestSchema)` to create a new message.
  */
 export const StopLiveRequestSchema: GenMessage<StopLiveRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 8);
+  messageDesc(file_candlewire_v1_live, 9);
 
 /**
  * @generated from message candlewire.v1.GetLiveRequest
@@ -414,7 +434,7 @@ export type GetLiveRequest = Message<"candlewire.v1.GetLiveRequest"> & {
  * Use `create(GetLiveRequestSchema)` to create a new message.
  */
 export const GetLiveRequestSchema: GenMessage<GetLiveRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 9);
+  messageDesc(file_candlewire_v1_live, 10);
 
 /**
  * @generated from message candlewire.v1.ListLiveRequest
@@ -463,7 +483,7 @@ export type ListLiveRequest = Message<"candlewire.v1.ListLiveRequest"> & {
  * Use `create(ListLiveRequestSchema)` to create a new message.
  */
 export const ListLiveRequestSchema: GenMessage<ListLiveRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 10);
+  messageDesc(file_candlewire_v1_live, 11);
 
 /**
  * @generated from message candlewire.v1.ListLiveResponse
@@ -485,7 +505,7 @@ export type ListLiveResponse = Message<"candlewire.v1.ListLiveResponse"> & {
  * Use `create(ListLiveResponseSchema)` to create a new message.
  */
 export const ListLiveResponseSchema: GenMessage<ListLiveResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 11);
+  messageDesc(file_candlewire_v1_live, 12);
 
 /**
  * @generated from message candlewire.v1.ListLiveOrdersRequest
@@ -519,7 +539,7 @@ export type ListLiveOrdersRequest = Message<"candlewire.v1.ListLiveOrdersRequest
  * Use `create(ListLiveOrdersRequestSchema)` to create a new message.
  */
 export const ListLiveOrdersRequestSchema: GenMessage<ListLiveOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 12);
+  messageDesc(file_candlewire_v1_live, 13);
 
 /**
  * @generated from message candlewire.v1.ListLiveOrdersResponse
@@ -541,7 +561,7 @@ export type ListLiveOrdersResponse = Message<"candlewire.v1.ListLiveOrdersRespon
  * Use `create(ListLiveOrdersResponseSchema)` to create a new message.
  */
 export const ListLiveOrdersResponseSchema: GenMessage<ListLiveOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 13);
+  messageDesc(file_candlewire_v1_live, 14);
 
 /**
  * @generated from message candlewire.v1.ListLiveTradesRequest
@@ -568,7 +588,7 @@ export type ListLiveTradesRequest = Message<"candlewire.v1.ListLiveTradesRequest
  * Use `create(ListLiveTradesRequestSchema)` to create a new message.
  */
 export const ListLiveTradesRequestSchema: GenMessage<ListLiveTradesRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 14);
+  messageDesc(file_candlewire_v1_live, 15);
 
 /**
  * @generated from message candlewire.v1.ListLiveTradesResponse
@@ -590,7 +610,7 @@ export type ListLiveTradesResponse = Message<"candlewire.v1.ListLiveTradesRespon
  * Use `create(ListLiveTradesResponseSchema)` to create a new message.
  */
 export const ListLiveTradesResponseSchema: GenMessage<ListLiveTradesResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 15);
+  messageDesc(file_candlewire_v1_live, 16);
 
 /**
  * @generated from message candlewire.v1.GetLiveEquityCurveRequest
@@ -607,7 +627,7 @@ export type GetLiveEquityCurveRequest = Message<"candlewire.v1.GetLiveEquityCurv
  * Use `create(GetLiveEquityCurveRequestSchema)` to create a new message.
  */
 export const GetLiveEquityCurveRequestSchema: GenMessage<GetLiveEquityCurveRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 16);
+  messageDesc(file_candlewire_v1_live, 17);
 
 /**
  * @generated from message candlewire.v1.GetLiveChartDataRequest
@@ -641,7 +661,7 @@ export type GetLiveChartDataRequest = Message<"candlewire.v1.GetLiveChartDataReq
  * Use `create(GetLiveChartDataRequestSchema)` to create a new message.
  */
 export const GetLiveChartDataRequestSchema: GenMessage<GetLiveChartDataRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 17);
+  messageDesc(file_candlewire_v1_live, 18);
 
 /**
  * @generated from message candlewire.v1.GetLiveLogsRequest
@@ -673,7 +693,7 @@ export type GetLiveLogsRequest = Message<"candlewire.v1.GetLiveLogsRequest"> & {
  * Use `create(GetLiveLogsRequestSchema)` to create a new message.
  */
 export const GetLiveLogsRequestSchema: GenMessage<GetLiveLogsRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 18);
+  messageDesc(file_candlewire_v1_live, 19);
 
 /**
  * @generated from message candlewire.v1.GetLiveLogsResponse
@@ -695,7 +715,7 @@ export type GetLiveLogsResponse = Message<"candlewire.v1.GetLiveLogsResponse"> &
  * Use `create(GetLiveLogsResponseSchema)` to create a new message.
  */
 export const GetLiveLogsResponseSchema: GenMessage<GetLiveLogsResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 19);
+  messageDesc(file_candlewire_v1_live, 20);
 
 /**
  * @generated from message candlewire.v1.UpdateLiveRequest
@@ -717,7 +737,7 @@ export type UpdateLiveRequest = Message<"candlewire.v1.UpdateLiveRequest"> & {
  * Use `create(UpdateLiveRequestSchema)` to create a new message.
  */
 export const UpdateLiveRequestSchema: GenMessage<UpdateLiveRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 20);
+  messageDesc(file_candlewire_v1_live, 21);
 
 /**
  * @generated from message candlewire.v1.DeleteLiveRequest
@@ -734,7 +754,7 @@ export type DeleteLiveRequest = Message<"candlewire.v1.DeleteLiveRequest"> & {
  * Use `create(DeleteLiveRequestSchema)` to create a new message.
  */
 export const DeleteLiveRequestSchema: GenMessage<DeleteLiveRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_live, 21);
+  messageDesc(file_candlewire_v1_live, 22);
 
 /**
  * @generated from enum candlewire.v1.LiveMode
@@ -786,7 +806,7 @@ export const LiveService: GenService<{
   watchLive: {
     methodKind: "server_streaming";
     input: typeof WatchLiveRequestSchema;
-    output: typeof LiveEventSchema;
+    output: typeof LiveEventBatchSchema;
   },
   /**
    * Cancels open orders and stops the session; open positions are left as they are.

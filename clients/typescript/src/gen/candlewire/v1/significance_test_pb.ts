@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file candlewire/v1/significance_test.proto.
  */
 export const file_candlewire_v1_significance_test: GenFile = /*@__PURE__*/
-  fileDesc("CiVjYW5kbGV3aXJlL3YxL3NpZ25pZmljYW5jZV90ZXN0LnByb3RvEg1jYW5kbGV3aXJlLnYxIvMDChZTaWduaWZpY2FuY2VUZXN0UGFyYW1zEiMKBXJvdXRlGAEgASgLMhQuY2FuZGxld2lyZS52MS5Sb3V0ZRItCgtkYXRhX3JvdXRlcxgCIAMoCzIYLmNhbmRsZXdpcmUudjEuRGF0YVJvdXRlEiUKCnN0YXJ0X2RhdGUYAyABKAsyES5nb29nbGUudHlwZS5EYXRlEiYKC2ZpbmlzaF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIyCglleGNoYW5nZXMYBSADKAsyHy5jYW5kbGV3aXJlLnYxLkV4Y2hhbmdlU2V0dGluZ3MSHAoPd2FybV91cF9jYW5kbGVzGAYgASgFSACIAQESUwoPaHlwZXJwYXJhbWV0ZXJzGAcgAygLMjouY2FuZGxld2lyZS52MS5TaWduaWZpY2FuY2VUZXN0UGFyYW1zLkh5cGVycGFyYW1ldGVyc0VudHJ5EhEKCXJlc2FtcGxlcxgIIAEoBRIMCgRzZWVkGAkgASgDGloKFEh5cGVycGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRIxCgV2YWx1ZRgCIAEoCzIiLmNhbmRsZXdpcmUudjEuSHlwZXJwYXJhbWV0ZXJWYWx1ZToCOAFCEgoQX3dhcm1fdXBfY2FuZGxlcyJ5ChxTdGFydFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0Eg0KBXRpdGxlGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEjUKBnBhcmFtcxgDIAEoCzIlLmNhbmRsZXdpcmUudjEuU2lnbmlmaWNhbmNlVGVzdFBhcmFtcyIuCglIaXN0b2dyYW0SEQoJYmluX2VkZ2VzGAEgAygBEg4KBmNvdW50cxgCIAMoAyKvAQoWU2lnbmlmaWNhbmNlVGVzdFJlc3VsdBIPCgdwX3ZhbHVlGAEgASgBEhUKDW9ic2VydmVkX21lYW4YAiABKAESGQoRYW5udWFsaXplZF9yZXR1cm4YAyABKAESFAoMb2JzZXJ2YXRpb25zGAQgASgDEg8KB3dhcm5pbmcYBSABKAkSKwoJaGlzdG9ncmFtGAYgASgLMhguY2FuZGxld2lyZS52MS5IaXN0b2dyYW0iqQEKEFNpZ25pZmljYW5jZVRlc3QSJwoHc2Vzc2lvbhgBIAEoCzIWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbhI1CgZwYXJhbXMYAiABKAsyJS5jYW5kbGV3aXJlLnYxLlNpZ25pZmljYW5jZVRlc3RQYXJhbXMSNQoGcmVzdWx0GAMgASgLMiUuY2FuZGxld2lyZS52MS5TaWduaWZpY2FuY2VUZXN0UmVzdWx0IrkCChVTaWduaWZpY2FuY2VUZXN0RXZlbnQSEAoIc2VxdWVuY2UYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoHc2Vzc2lvbhgDIAEoCzIWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbkgAEisKCHByb2dyZXNzGAQgASgLMhcuY2FuZGxld2lyZS52MS5Qcm9ncmVzc0gAEiUKA2xvZxgFIAEoCzIWLmNhbmRsZXdpcmUudjEuTG9nTGluZUgAEjcKBnJlc3VsdBgGIAEoCzIlLmNhbmRsZXdpcmUudjEuU2lnbmlmaWNhbmNlVGVzdFJlc3VsdEgAEiMKBWVycm9yGA8gASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXNIAEIHCgVldmVudCJCChxXYXRjaFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0EgoKAmlkGAEgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgDIisKHUNhbmNlbFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0EgoKAmlkGAEgASgJIigKGkdldFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0EgoKAmlkGAEgASgJIvQBChxMaXN0U2lnbmlmaWNhbmNlVGVzdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhYKDnRpdGxlX2NvbnRhaW5zGAMgASgJEi4KCHN0YXR1c2VzGAQgAygOMhwuY2FuZGxld2lyZS52MS5TZXNzaW9uU3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ1Ch1MaXN0U2lnbmlmaWNhbmNlVGVzdHNSZXNwb25zZRI7ChJzaWduaWZpY2FuY2VfdGVzdHMYASADKAsyHy5jYW5kbGV3aXJlLnYxLlNpZ25pZmljYW5jZVRlc3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKHURlbGV0ZVNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0EgoKAmlkGAEgASgJIjgKHVB1cmdlU2lnbmlmaWNhbmNlVGVzdHNSZXF1ZXN0EhcKD29sZGVyX3RoYW5fZGF5cxgBIAEoBSI3Ch5QdXJnZVNpZ25pZmljYW5jZVRlc3RzUmVzcG9uc2USFQoNZGVsZXRlZF9jb3VudBgBIAEoAzKVCQoXU2lnbmlmaWNhbmNlVGVzdFNlcnZpY2USfgoVU3RhcnRTaWduaWZpY2FuY2VUZXN0EisuY2FuZGxld2lyZS52MS5TdGFydFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0GhYuY2FuZGxld2lyZS52MS5TZXNzaW9uIiCC0+STAhoiFS92MS9zaWduaWZpY2FuY2VUZXN0czoBKhKQAQoTUnVuU2lnbmlmaWNhbmNlVGVzdBIrLmNhbmRsZXdpcmUudjEuU3RhcnRTaWduaWZpY2FuY2VUZXN0UmVxdWVzdBokLmNhbmRsZXdpcmUudjEuU2lnbmlmaWNhbmNlVGVzdEV2ZW50IiSC0+STAh4iGS92MS9zaWduaWZpY2FuY2VUZXN0czpydW46ASowARKWAQoVV2F0Y2hTaWduaWZpY2FuY2VUZXN0EisuY2FuZGxld2lyZS52MS5XYXRjaFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0GiQuY2FuZGxld2lyZS52MS5TaWduaWZpY2FuY2VUZXN0RXZlbnQiKILT5JMCIhIgL3YxL3NpZ25pZmljYW5jZVRlc3RzL3tpZH06d2F0Y2gwARKMAQoWQ2FuY2VsU2lnbmlmaWNhbmNlVGVzdBIsLmNhbmRsZXdpcmUudjEuQ2FuY2VsU2lnbmlmaWNhbmNlVGVzdFJlcXVlc3QaFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24iLILT5JMCJiIhL3YxL3NpZ25pZmljYW5jZVRlc3RzL3tpZH06Y2FuY2VsOgEqEoUBChNHZXRTaWduaWZpY2FuY2VUZXN0EikuY2FuZGxld2lyZS52MS5HZXRTaWduaWZpY2FuY2VUZXN0UmVxdWVzdBofLmNhbmRsZXdpcmUudjEuU2lnbmlmaWNhbmNlVGVzdCIigtPkkwIcEhovdjEvc2lnbmlmaWNhbmNlVGVzdHMve2lkfRKRAQoVTGlzdFNpZ25pZmljYW5jZVRlc3RzEisuY2FuZGxld2lyZS52MS5MaXN0U2lnbmlmaWNhbmNlVGVzdHNSZXF1ZXN0GiwuY2FuZGxld2lyZS52MS5MaXN0U2lnbmlmaWNhbmNlVGVzdHNSZXNwb25zZSIdgtPkkwIXEhUvdjEvc2lnbmlmaWNhbmNlVGVzdHMSggEKFkRlbGV0ZVNpZ25pZmljYW5jZVRlc3QSLC5jYW5kbGV3aXJlLnYxLkRlbGV0ZVNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IiKC0+STAhwqGi92MS9zaWduaWZpY2FuY2VUZXN0cy97aWR9Ep0BChZQdXJnZVNpZ25pZmljYW5jZVRlc3RzEiwuY2FuZGxld2lyZS52MS5QdXJnZVNpZ25pZmljYW5jZVRlc3RzUmVxdWVzdBotLmNhbmRsZXdpcmUudjEuUHVyZ2VTaWduaWZpY2FuY2VUZXN0c1Jlc3BvbnNlIiaC0+STAiAiGy92MS9zaWduaWZpY2FuY2VUZXN0czpwdXJnZToBKmIGcHJvdG8z", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_timestamp, file_google_rpc_status, file_google_type_date]);
+  fileDesc("CiVjYW5kbGV3aXJlL3YxL3NpZ25pZmljYW5jZV90ZXN0LnByb3RvEg1jYW5kbGV3aXJlLnYxIvMDChZTaWduaWZpY2FuY2VUZXN0UGFyYW1zEiMKBXJvdXRlGAEgASgLMhQuY2FuZGxld2lyZS52MS5Sb3V0ZRItCgtkYXRhX3JvdXRlcxgCIAMoCzIYLmNhbmRsZXdpcmUudjEuRGF0YVJvdXRlEiUKCnN0YXJ0X2RhdGUYAyABKAsyES5nb29nbGUudHlwZS5EYXRlEiYKC2ZpbmlzaF9kYXRlGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIyCglleGNoYW5nZXMYBSADKAsyHy5jYW5kbGV3aXJlLnYxLkV4Y2hhbmdlU2V0dGluZ3MSHAoPd2FybV91cF9jYW5kbGVzGAYgASgFSACIAQESUwoPaHlwZXJwYXJhbWV0ZXJzGAcgAygLMjouY2FuZGxld2lyZS52MS5TaWduaWZpY2FuY2VUZXN0UGFyYW1zLkh5cGVycGFyYW1ldGVyc0VudHJ5EhEKCXJlc2FtcGxlcxgIIAEoBRIMCgRzZWVkGAkgASgDGloKFEh5cGVycGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRIxCgV2YWx1ZRgCIAEoCzIiLmNhbmRsZXdpcmUudjEuSHlwZXJwYXJhbWV0ZXJWYWx1ZToCOAFCEgoQX3dhcm1fdXBfY2FuZGxlcyJ5ChxTdGFydFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0Eg0KBXRpdGxlGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEjUKBnBhcmFtcxgDIAEoCzIlLmNhbmRsZXdpcmUudjEuU2lnbmlmaWNhbmNlVGVzdFBhcmFtcyIuCglIaXN0b2dyYW0SEQoJYmluX2VkZ2VzGAEgAygBEg4KBmNvdW50cxgCIAMoAyKvAQoWU2lnbmlmaWNhbmNlVGVzdFJlc3VsdBIPCgdwX3ZhbHVlGAEgASgBEhUKDW9ic2VydmVkX21lYW4YAiABKAESGQoRYW5udWFsaXplZF9yZXR1cm4YAyABKAESFAoMb2JzZXJ2YXRpb25zGAQgASgDEg8KB3dhcm5pbmcYBSABKAkSKwoJaGlzdG9ncmFtGAYgASgLMhguY2FuZGxld2lyZS52MS5IaXN0b2dyYW0iqQEKEFNpZ25pZmljYW5jZVRlc3QSJwoHc2Vzc2lvbhgBIAEoCzIWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbhI1CgZwYXJhbXMYAiABKAsyJS5jYW5kbGV3aXJlLnYxLlNpZ25pZmljYW5jZVRlc3RQYXJhbXMSNQoGcmVzdWx0GAMgASgLMiUuY2FuZGxld2lyZS52MS5TaWduaWZpY2FuY2VUZXN0UmVzdWx0IpQCChVTaWduaWZpY2FuY2VUZXN0RXZlbnQSEAoIc2VxdWVuY2UYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoHc2Vzc2lvbhgDIAEoCzIWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbkgAEisKCHByb2dyZXNzGAQgASgLMhcuY2FuZGxld2lyZS52MS5Qcm9ncmVzc0gAEiUKA2xvZxgFIAEoCzIWLmNhbmRsZXdpcmUudjEuTG9nTGluZUgAEjcKBnJlc3VsdBgGIAEoCzIlLmNhbmRsZXdpcmUudjEuU2lnbmlmaWNhbmNlVGVzdFJlc3VsdEgAQgcKBWV2ZW50InUKGlNpZ25pZmljYW5jZVRlc3RFdmVudEJhdGNoEjQKBmV2ZW50cxgBIAMoCzIkLmNhbmRsZXdpcmUudjEuU2lnbmlmaWNhbmNlVGVzdEV2ZW50EiEKBWVycm9yGAIgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXMiQgocV2F0Y2hTaWduaWZpY2FuY2VUZXN0UmVxdWVzdBIKCgJpZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAyIrCh1DYW5jZWxTaWduaWZpY2FuY2VUZXN0UmVxdWVzdBIKCgJpZBgBIAEoCSIoChpHZXRTaWduaWZpY2FuY2VUZXN0UmVxdWVzdBIKCgJpZBgBIAEoCSL0AQocTGlzdFNpZ25pZmljYW5jZVRlc3RzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCg50aXRsZV9jb250YWlucxgDIAEoCRIuCghzdGF0dXNlcxgEIAMoDjIcLmNhbmRsZXdpcmUudjEuU2Vzc2lvblN0YXR1cxIxCg1jcmVhdGVkX2FmdGVyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidQodTGlzdFNpZ25pZmljYW5jZVRlc3RzUmVzcG9uc2USOwoSc2lnbmlmaWNhbmNlX3Rlc3RzGAEgAygLMh8uY2FuZGxld2lyZS52MS5TaWduaWZpY2FuY2VUZXN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIrCh1EZWxldGVTaWduaWZpY2FuY2VUZXN0UmVxdWVzdBIKCgJpZBgBIAEoCSI4Ch1QdXJnZVNpZ25pZmljYW5jZVRlc3RzUmVxdWVzdBIXCg9vbGRlcl90aGFuX2RheXMYASABKAUiNwoeUHVyZ2VTaWduaWZpY2FuY2VUZXN0c1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAMynwkKF1NpZ25pZmljYW5jZVRlc3RTZXJ2aWNlEn4KFVN0YXJ0U2lnbmlmaWNhbmNlVGVzdBIrLmNhbmRsZXdpcmUudjEuU3RhcnRTaWduaWZpY2FuY2VUZXN0UmVxdWVzdBoWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbiIggtPkkwIaIhUvdjEvc2lnbmlmaWNhbmNlVGVzdHM6ASoSlQEKE1J1blNpZ25pZmljYW5jZVRlc3QSKy5jYW5kbGV3aXJlLnYxLlN0YXJ0U2lnbmlmaWNhbmNlVGVzdFJlcXVlc3QaKS5jYW5kbGV3aXJlLnYxLlNpZ25pZmljYW5jZVRlc3RFdmVudEJhdGNoIiSC0+STAh4iGS92MS9zaWduaWZpY2FuY2VUZXN0czpydW46ASowARKbAQoVV2F0Y2hTaWduaWZpY2FuY2VUZXN0EisuY2FuZGxld2lyZS52MS5XYXRjaFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0GikuY2FuZGxld2lyZS52MS5TaWduaWZpY2FuY2VUZXN0RXZlbnRCYXRjaCIogtPkkwIiEiAvdjEvc2lnbmlmaWNhbmNlVGVzdHMve2lkfTp3YXRjaDABEowBChZDYW5jZWxTaWduaWZpY2FuY2VUZXN0EiwuY2FuZGxld2lyZS52MS5DYW5jZWxTaWduaWZpY2FuY2VUZXN0UmVxdWVzdBoWLmNhbmRsZXdpcmUudjEuU2Vzc2lvbiIsgtPkkwImIiEvdjEvc2lnbmlmaWNhbmNlVGVzdHMve2lkfTpjYW5jZWw6ASoShQEKE0dldFNpZ25pZmljYW5jZVRlc3QSKS5jYW5kbGV3aXJlLnYxLkdldFNpZ25pZmljYW5jZVRlc3RSZXF1ZXN0Gh8uY2FuZGxld2lyZS52MS5TaWduaWZpY2FuY2VUZXN0IiKC0+STAhwSGi92MS9zaWduaWZpY2FuY2VUZXN0cy97aWR9EpEBChVMaXN0U2lnbmlmaWNhbmNlVGVzdHMSKy5jYW5kbGV3aXJlLnYxLkxpc3RTaWduaWZpY2FuY2VUZXN0c1JlcXVlc3QaLC5jYW5kbGV3aXJlLnYxLkxpc3RTaWduaWZpY2FuY2VUZXN0c1Jlc3BvbnNlIh2C0+STAhcSFS92MS9zaWduaWZpY2FuY2VUZXN0cxKCAQoWRGVsZXRlU2lnbmlmaWNhbmNlVGVzdBIsLmNhbmRsZXdpcmUudjEuRGVsZXRlU2lnbmlmaWNhbmNlVGVzdFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiIoLT5JMCHCoaL3YxL3NpZ25pZmljYW5jZVRlc3RzL3tpZH0SnQEKFlB1cmdlU2lnbmlmaWNhbmNlVGVzdHMSLC5jYW5kbGV3aXJlLnYxLlB1cmdlU2lnbmlmaWNhbmNlVGVzdHNSZXF1ZXN0Gi0uY2FuZGxld2lyZS52MS5QdXJnZVNpZ25pZmljYW5jZVRlc3RzUmVzcG9uc2UiJoLT5JMCICIbL3YxL3NpZ25pZmljYW5jZVRlc3RzOnB1cmdlOgEqYgZwcm90bzM", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_timestamp, file_google_rpc_status, file_google_type_date]);
 
 /**
  * @generated from message candlewire.v1.SignificanceTestParams
@@ -255,15 +255,6 @@ export type SignificanceTestEvent = Message<"candlewire.v1.SignificanceTestEvent
      */
     value: SignificanceTestResult;
     case: "result";
-  } | {
-    /**
-     * Why the stream is ending early. Sent as the last message before the call fails, so REST
-     * and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
-     *
-     * @generated from field: google.rpc.Status error = 15;
-     */
-    value: Status;
-    case: "error";
   } | { case: undefined; value?: undefined };
 };
 
@@ -273,6 +264,35 @@ export type SignificanceTestEvent = Message<"candlewire.v1.SignificanceTestEvent
  */
 export const SignificanceTestEventSchema: GenMessage<SignificanceTestEvent> = /*@__PURE__*/
   messageDesc(file_candlewire_v1_significance_test, 5);
+
+/**
+ * Events in order. A stream sends whatever is ready at once, one event or many, so a busy
+ * job costs one message per batch instead of one per event; an idle one still sends each
+ * event as it happens.
+ *
+ * @generated from message candlewire.v1.SignificanceTestEventBatch
+ */
+export type SignificanceTestEventBatch = Message<"candlewire.v1.SignificanceTestEventBatch"> & {
+  /**
+   * @generated from field: repeated candlewire.v1.SignificanceTestEvent events = 1;
+   */
+  events: SignificanceTestEvent[];
+
+  /**
+   * Set only on the last message of a stream that fails midway, so REST and SSE clients,
+   * which cannot read HTTP trailers, see why it ended; the call's status matches.
+   *
+   * @generated from field: google.rpc.Status error = 2;
+   */
+  error?: Status | undefined;
+};
+
+/**
+ * Describes the message candlewire.v1.SignificanceTestEventBatch.
+ * Use `create(SignificanceTestEventBatchSchema)` to create a new message.
+ */
+export const SignificanceTestEventBatchSchema: GenMessage<SignificanceTestEventBatch> = /*@__PURE__*/
+  messageDesc(file_candlewire_v1_significance_test, 6);
 
 /**
  * @generated from message candlewire.v1.WatchSignificanceTestRequest
@@ -294,7 +314,7 @@ export type WatchSignificanceTestRequest = Message<"candlewire.v1.WatchSignifica
  * Use `create(WatchSignificanceTestRequestSchema)` to create a new message.
  */
 export const WatchSignificanceTestRequestSchema: GenMessage<WatchSignificanceTestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_significance_test, 6);
+  messageDesc(file_candlewire_v1_significance_test, 7);
 
 /**
  * @generated from message candlewire.v1.CancelSignificanceTestRequest
@@ -311,7 +331,7 @@ export type CancelSignificanceTestRequest = Message<"candlewire.v1.CancelSignifi
  * Use `create(CancelSignificanceTestRequestSchema)` to create a new message.
  */
 export const CancelSignificanceTestRequestSchema: GenMessage<CancelSignificanceTestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_significance_test, 7);
+  messageDesc(file_candlewire_v1_significance_test, 8);
 
 /**
  * @generated from message candlewire.v1.GetSignificanceTestRequest
@@ -328,7 +348,7 @@ export type GetSignificanceTestRequest = Message<"candlewire.v1.GetSignificanceT
  * Use `create(GetSignificanceTestRequestSchema)` to create a new message.
  */
 export const GetSignificanceTestRequestSchema: GenMessage<GetSignificanceTestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_significance_test, 8);
+  messageDesc(file_candlewire_v1_significance_test, 9);
 
 /**
  * @generated from message candlewire.v1.ListSignificanceTestsRequest
@@ -370,7 +390,7 @@ export type ListSignificanceTestsRequest = Message<"candlewire.v1.ListSignifican
  * Use `create(ListSignificanceTestsRequestSchema)` to create a new message.
  */
 export const ListSignificanceTestsRequestSchema: GenMessage<ListSignificanceTestsRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_significance_test, 9);
+  messageDesc(file_candlewire_v1_significance_test, 10);
 
 /**
  * @generated from message candlewire.v1.ListSignificanceTestsResponse
@@ -392,7 +412,7 @@ export type ListSignificanceTestsResponse = Message<"candlewire.v1.ListSignifica
  * Use `create(ListSignificanceTestsResponseSchema)` to create a new message.
  */
 export const ListSignificanceTestsResponseSchema: GenMessage<ListSignificanceTestsResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_significance_test, 10);
+  messageDesc(file_candlewire_v1_significance_test, 11);
 
 /**
  * @generated from message candlewire.v1.DeleteSignificanceTestRequest
@@ -409,7 +429,7 @@ export type DeleteSignificanceTestRequest = Message<"candlewire.v1.DeleteSignifi
  * Use `create(DeleteSignificanceTestRequestSchema)` to create a new message.
  */
 export const DeleteSignificanceTestRequestSchema: GenMessage<DeleteSignificanceTestRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_significance_test, 11);
+  messageDesc(file_candlewire_v1_significance_test, 12);
 
 /**
  * @generated from message candlewire.v1.PurgeSignificanceTestsRequest
@@ -428,7 +448,7 @@ export type PurgeSignificanceTestsRequest = Message<"candlewire.v1.PurgeSignific
  * Use `create(PurgeSignificanceTestsRequestSchema)` to create a new message.
  */
 export const PurgeSignificanceTestsRequestSchema: GenMessage<PurgeSignificanceTestsRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_significance_test, 12);
+  messageDesc(file_candlewire_v1_significance_test, 13);
 
 /**
  * @generated from message candlewire.v1.PurgeSignificanceTestsResponse
@@ -445,7 +465,7 @@ export type PurgeSignificanceTestsResponse = Message<"candlewire.v1.PurgeSignifi
  * Use `create(PurgeSignificanceTestsResponseSchema)` to create a new message.
  */
 export const PurgeSignificanceTestsResponseSchema: GenMessage<PurgeSignificanceTestsResponse> = /*@__PURE__*/
-  messageDesc(file_candlewire_v1_significance_test, 13);
+  messageDesc(file_candlewire_v1_significance_test, 14);
 
 /**
  * Tests whether a strategy's mean return could be luck, by bootstrapping its
@@ -468,7 +488,7 @@ export const SignificanceTestService: GenService<{
   runSignificanceTest: {
     methodKind: "server_streaming";
     input: typeof StartSignificanceTestRequestSchema;
-    output: typeof SignificanceTestEventSchema;
+    output: typeof SignificanceTestEventBatchSchema;
   },
   /**
    * @generated from rpc candlewire.v1.SignificanceTestService.WatchSignificanceTest
@@ -476,7 +496,7 @@ export const SignificanceTestService: GenService<{
   watchSignificanceTest: {
     methodKind: "server_streaming";
     input: typeof WatchSignificanceTestRequestSchema;
-    output: typeof SignificanceTestEventSchema;
+    output: typeof SignificanceTestEventBatchSchema;
   },
   /**
    * @generated from rpc candlewire.v1.SignificanceTestService.CancelSignificanceTest

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file candlewire/testing/v1/test_jobs.proto.
  */
 export const file_candlewire_testing_v1_test_jobs: GenFile = /*@__PURE__*/
-  fileDesc("CiVjYW5kbGV3aXJlL3Rlc3RpbmcvdjEvdGVzdF9qb2JzLnByb3RvEhVjYW5kbGV3aXJlLnRlc3RpbmcudjEikwEKE1N0YXJ0VGVzdEpvYlJlcXVlc3QSDQoFdGl0bGUYASABKAkSDQoFc3RlcHMYAiABKAUSGAoQc3RlcF9pbnRlcnZhbF9tcxgDIAEoBRIXCg9ldmVudHNfcGVyX3N0ZXAYBCABKAUSFAoMZmFpbF9hdF9zdGVwGAUgASgFEhUKDWNyYXNoX2F0X3N0ZXAYBiABKAUiIwoNVGVzdEpvYlJlc3VsdBISCgpzdGVwc19kb25lGAEgASgFIqQBCgdUZXN0Sm9iEicKB3Nlc3Npb24YASABKAsyFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24SOgoGcGFyYW1zGAIgASgLMiouY2FuZGxld2lyZS50ZXN0aW5nLnYxLlN0YXJ0VGVzdEpvYlJlcXVlc3QSNAoGcmVzdWx0GAMgASgLMiQuY2FuZGxld2lyZS50ZXN0aW5nLnYxLlRlc3RKb2JSZXN1bHQirwIKDFRlc3RKb2JFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdzZXNzaW9uGAMgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uSAASKwoIcHJvZ3Jlc3MYBCABKAsyFy5jYW5kbGV3aXJlLnYxLlByb2dyZXNzSAASJQoDbG9nGAUgASgLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lSAASNgoGcmVzdWx0GAYgASgLMiQuY2FuZGxld2lyZS50ZXN0aW5nLnYxLlRlc3RKb2JSZXN1bHRIABIjCgVlcnJvchgPIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSABCBwoFZXZlbnQiOQoTV2F0Y2hUZXN0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAyIfChFHZXRUZXN0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCTL1AgoOVGVzdEpvYlNlcnZpY2USawoMU3RhcnRUZXN0Sm9iEiouY2FuZGxld2lyZS50ZXN0aW5nLnYxLlN0YXJ0VGVzdEpvYlJlcXVlc3QaFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24iF4LT5JMCESIML3YxL3Rlc3RKb2JzOgEqEoIBCgxXYXRjaFRlc3RKb2ISKi5jYW5kbGV3aXJlLnRlc3RpbmcudjEuV2F0Y2hUZXN0Sm9iUmVxdWVzdBojLmNhbmRsZXdpcmUudGVzdGluZy52MS5UZXN0Sm9iRXZlbnQiH4LT5JMCGRIXL3YxL3Rlc3RKb2JzL3tpZH06d2F0Y2gwARJxCgpHZXRUZXN0Sm9iEiguY2FuZGxld2lyZS50ZXN0aW5nLnYxLkdldFRlc3RKb2JSZXF1ZXN0Gh4uY2FuZGxld2lyZS50ZXN0aW5nLnYxLlRlc3RKb2IiGYLT5JMCExIRL3YxL3Rlc3RKb2JzL3tpZH1iBnByb3RvMw", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("CiVjYW5kbGV3aXJlL3Rlc3RpbmcvdjEvdGVzdF9qb2JzLnByb3RvEhVjYW5kbGV3aXJlLnRlc3RpbmcudjEikwEKE1N0YXJ0VGVzdEpvYlJlcXVlc3QSDQoFdGl0bGUYASABKAkSDQoFc3RlcHMYAiABKAUSGAoQc3RlcF9pbnRlcnZhbF9tcxgDIAEoBRIXCg9ldmVudHNfcGVyX3N0ZXAYBCABKAUSFAoMZmFpbF9hdF9zdGVwGAUgASgFEhUKDWNyYXNoX2F0X3N0ZXAYBiABKAUiIwoNVGVzdEpvYlJlc3VsdBISCgpzdGVwc19kb25lGAEgASgFIqQBCgdUZXN0Sm9iEicKB3Nlc3Npb24YASABKAsyFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24SOgoGcGFyYW1zGAIgASgLMiouY2FuZGxld2lyZS50ZXN0aW5nLnYxLlN0YXJ0VGVzdEpvYlJlcXVlc3QSNAoGcmVzdWx0GAMgASgLMiQuY2FuZGxld2lyZS50ZXN0aW5nLnYxLlRlc3RKb2JSZXN1bHQiigIKDFRlc3RKb2JFdmVudBIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgdzZXNzaW9uGAMgASgLMhYuY2FuZGxld2lyZS52MS5TZXNzaW9uSAASKwoIcHJvZ3Jlc3MYBCABKAsyFy5jYW5kbGV3aXJlLnYxLlByb2dyZXNzSAASJQoDbG9nGAUgASgLMhYuY2FuZGxld2lyZS52MS5Mb2dMaW5lSAASNgoGcmVzdWx0GAYgASgLMiQuY2FuZGxld2lyZS50ZXN0aW5nLnYxLlRlc3RKb2JSZXN1bHRIAEIHCgVldmVudCJrChFUZXN0Sm9iRXZlbnRCYXRjaBIzCgZldmVudHMYASADKAsyIy5jYW5kbGV3aXJlLnRlc3RpbmcudjEuVGVzdEpvYkV2ZW50EiEKBWVycm9yGAIgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXMiOQoTV2F0Y2hUZXN0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoAyIfChFHZXRUZXN0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCSIiChRDYW5jZWxUZXN0Sm9iUmVxdWVzdBIKCgJpZBgBIAEoCTL1AwoOVGVzdEpvYlNlcnZpY2USawoMU3RhcnRUZXN0Sm9iEiouY2FuZGxld2lyZS50ZXN0aW5nLnYxLlN0YXJ0VGVzdEpvYlJlcXVlc3QaFi5jYW5kbGV3aXJlLnYxLlNlc3Npb24iF4LT5JMCESIML3YxL3Rlc3RKb2JzOgEqEocBCgxXYXRjaFRlc3RKb2ISKi5jYW5kbGV3aXJlLnRlc3RpbmcudjEuV2F0Y2hUZXN0Sm9iUmVxdWVzdBooLmNhbmRsZXdpcmUudGVzdGluZy52MS5UZXN0Sm9iRXZlbnRCYXRjaCIfgtPkkwIZEhcvdjEvdGVzdEpvYnMve2lkfTp3YXRjaDABEnEKCkdldFRlc3RKb2ISKC5jYW5kbGV3aXJlLnRlc3RpbmcudjEuR2V0VGVzdEpvYlJlcXVlc3QaHi5jYW5kbGV3aXJlLnRlc3RpbmcudjEuVGVzdEpvYiIZgtPkkwITEhEvdjEvdGVzdEpvYnMve2lkfRJ5Cg1DYW5jZWxUZXN0Sm9iEisuY2FuZGxld2lyZS50ZXN0aW5nLnYxLkNhbmNlbFRlc3RKb2JSZXF1ZXN0GhYuY2FuZGxld2lyZS52MS5TZXNzaW9uIiOC0+STAh0iGC92MS90ZXN0Sm9icy97aWR9OmNhbmNlbDoBKmIGcHJvdG8z", [file_candlewire_v1_common, file_google_api_annotations, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * @generated from message candlewire.testing.v1.StartTestJobRequest
@@ -158,15 +158,6 @@ export type TestJobEvent = Message<"candlewire.testing.v1.TestJobEvent"> & {
      */
     value: TestJobResult;
     case: "result";
-  } | {
-    /**
-     * Why the stream is ending early. Sent as the last message before the call fails, so REST
-     * and SSE clients, which cannot read HTTP trailers, see the error; the call's status matches.
-     *
-     * @generated from field: google.rpc.Status error = 15;
-     */
-    value: Status;
-    case: "error";
   } | { case: undefined; value?: undefined };
 };
 
@@ -176,6 +167,35 @@ export type TestJobEvent = Message<"candlewire.testing.v1.TestJobEvent"> & {
  */
 export const TestJobEventSchema: GenMessage<TestJobEvent> = /*@__PURE__*/
   messageDesc(file_candlewire_testing_v1_test_jobs, 3);
+
+/**
+ * Events in order. A stream sends whatever is ready at once, one event or many, so a busy
+ * job costs one message per batch instead of one per event; an idle one still sends each
+ * event as it happens.
+ *
+ * @generated from message candlewire.testing.v1.TestJobEventBatch
+ */
+export type TestJobEventBatch = Message<"candlewire.testing.v1.TestJobEventBatch"> & {
+  /**
+   * @generated from field: repeated candlewire.testing.v1.TestJobEvent events = 1;
+   */
+  events: TestJobEvent[];
+
+  /**
+   * Set only on the last message of a stream that fails midway, so REST and SSE clients,
+   * which cannot read HTTP trailers, see why it ended; the call's status matches.
+   *
+   * @generated from field: google.rpc.Status error = 2;
+   */
+  error?: Status | undefined;
+};
+
+/**
+ * Describes the message candlewire.testing.v1.TestJobEventBatch.
+ * Use `create(TestJobEventBatchSchema)` to create a new message.
+ */
+export const TestJobEventBatchSchema: GenMessage<TestJobEventBatch> = /*@__PURE__*/
+  messageDesc(file_candlewire_testing_v1_test_jobs, 4);
 
 /**
  * @generated from message candlewire.testing.v1.WatchTestJobRequest
@@ -197,7 +217,7 @@ export type WatchTestJobRequest = Message<"candlewire.testing.v1.WatchTestJobReq
  * Use `create(WatchTestJobRequestSchema)` to create a new message.
  */
 export const WatchTestJobRequestSchema: GenMessage<WatchTestJobRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_testing_v1_test_jobs, 4);
+  messageDesc(file_candlewire_testing_v1_test_jobs, 5);
 
 /**
  * @generated from message candlewire.testing.v1.GetTestJobRequest
@@ -214,7 +234,24 @@ export type GetTestJobRequest = Message<"candlewire.testing.v1.GetTestJobRequest
  * Use `create(GetTestJobRequestSchema)` to create a new message.
  */
 export const GetTestJobRequestSchema: GenMessage<GetTestJobRequest> = /*@__PURE__*/
-  messageDesc(file_candlewire_testing_v1_test_jobs, 5);
+  messageDesc(file_candlewire_testing_v1_test_jobs, 6);
+
+/**
+ * @generated from message candlewire.testing.v1.CancelTestJobRequest
+ */
+export type CancelTestJobRequest = Message<"candlewire.testing.v1.CancelTestJobRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message candlewire.testing.v1.CancelTestJobRequest.
+ * Use `create(CancelTestJobRequestSchema)` to create a new message.
+ */
+export const CancelTestJobRequestSchema: GenMessage<CancelTestJobRequest> = /*@__PURE__*/
+  messageDesc(file_candlewire_testing_v1_test_jobs, 7);
 
 /**
  * A synthetic job for exercising the job runtime in tests. Registered only
@@ -237,7 +274,7 @@ export const TestJobService: GenService<{
   watchTestJob: {
     methodKind: "server_streaming";
     input: typeof WatchTestJobRequestSchema;
-    output: typeof TestJobEventSchema;
+    output: typeof TestJobEventBatchSchema;
   },
   /**
    * @generated from rpc candlewire.testing.v1.TestJobService.GetTestJob
@@ -246,6 +283,14 @@ export const TestJobService: GenService<{
     methodKind: "unary";
     input: typeof GetTestJobRequestSchema;
     output: typeof TestJobSchema;
+  },
+  /**
+   * @generated from rpc candlewire.testing.v1.TestJobService.CancelTestJob
+   */
+  cancelTestJob: {
+    methodKind: "unary";
+    input: typeof CancelTestJobRequestSchema;
+    output: typeof SessionSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_candlewire_testing_v1_test_jobs, 0);
