@@ -236,6 +236,8 @@ class StreamFigures:
     events: int = 0
     batches: int = 0
     log_events: int = 0
+    first_batch_events: int = 0  # events that arrived with the first batch (at t = first)
+    first_log_batch_logs: int = 0  # log events in the batch of the first log event
     terminal: str = ""
     start_to_first: float = 0.0  # s from StartTestJob (or the Watch call for a replay) to the first event
     first_to_last: float = 0.0  # s from the first to the terminal event
@@ -245,7 +247,14 @@ class StreamFigures:
 
     @property
     def rate(self) -> float:
-        return self.events / self.first_to_last if self.first_to_last else 0.0
+        """Events delivered after the first batch per second until the last one (a batch lands at once)."""
+        return (self.events - self.first_batch_events) / self.first_to_last if self.first_to_last else 0.0
+
+    @property
+    def overall_rate(self) -> float:
+        """Every event / from StartTestJob (or the Watch call) to the last batch: start-up included."""
+        elapsed = self.start_to_first + self.first_to_last
+        return self.events / elapsed if elapsed else 0.0
 
     @property
     def events_per_batch(self) -> float:
@@ -254,7 +263,7 @@ class StreamFigures:
     @property
     def steady_rate(self) -> float:
         """Rate once the worker runs: from the first log event (skips the worker's start-up)."""
-        return self.log_events / self.first_log_to_last if self.first_log_to_last else 0.0
+        return (self.log_events - self.first_log_batch_logs) / self.first_log_to_last if self.first_log_to_last else 0.0
 
 
 def watch_grpc(stub, session_id: str, metadata, started: float, label: str, after_sequence: int = 0) -> StreamFigures:
@@ -270,14 +279,17 @@ def watch_grpc(stub, session_id: str, metadata, started: float, label: str, afte
         if batch.HasField("error"):
             raise RuntimeError(f"{label}: stream error {batch.error.message}")
         figures.events += len(batch.events)
+        if figures.batches == 1:
+            figures.first_batch_events = len(batch.events)
+        logs_before = figures.log_events
         for event in batch.events:
             which = event.WhichOneof("event")
             if which == "log":
-                if not figures.log_events:
-                    first_log = last
                 figures.log_events += 1
             elif which == "session" and event.session.status in TERMINAL:
                 figures.terminal = common_pb2.SessionStatus.Name(event.session.status)
+        if not logs_before and figures.log_events:
+            first_log, figures.first_log_batch_logs = last, figures.log_events
         if figures.terminal:
             break
     figures.start_to_first = first - started
@@ -305,13 +317,16 @@ def watch_rest(client: httpx.Client, session_id: str, started: float, label: str
                 raise RuntimeError(f"{label}: stream error {batch['error']}")
             events = batch.get("events", [])
             figures.events += len(events)
+            if figures.batches == 1:
+                figures.first_batch_events = len(events)
+            logs_before = figures.log_events
             for event in events:
                 if "log" in event:
-                    if not figures.log_events:
-                        first_log = last
                     figures.log_events += 1
                 elif "session" in event and event["session"].get("status") in TERMINAL_JSON:
                     figures.terminal = event["session"]["status"]
+            if not logs_before and figures.log_events:
+                first_log, figures.first_log_batch_logs = last, figures.log_events
             if figures.terminal:
                 break
     figures.start_to_first = first - started
@@ -488,15 +503,16 @@ def bench(server: Server, args) -> int:
     for key, name in names.items():
         print(f"  ({key}) {name:<45} {med[key]:>10.3f} {p99[key]:>10.3f} {min(samples[key]):>8.3f}")
     print()
-    print(f"{'stream (one Watch)':<38} {'events':>7} {'log':>7} {'batches':>7} {'ev/batch':>8} {'to 1st s':>8} {'1st→last s':>10} {'events/s':>9} {'log/s steady':>12} {'srv CPU s':>9} {'envoy CPU s':>11}  end")
+    print(f"{'stream (one Watch)':<38} {'events':>7} {'log':>7} {'batches':>7} {'ev/batch':>8} {'to 1st s':>8} {'1st→last s':>10} {'events/s':>9} {'ev/s total':>10} {'log/s steady':>12} {'srv CPU s':>9} {'envoy CPU s':>11}  end")
     for s in streams:
         print(
             f"  {s.label:<36} {s.events:>7} {s.log_events:>7} {s.batches:>7} {s.events_per_batch:>8.1f} {s.start_to_first:>8.2f} "
-            f"{s.first_to_last:>10.2f} {s.rate:>9,.0f} {s.steady_rate:>12,.0f} {s.server_cpu:>9.2f} {s.envoy_cpu:>11.2f}  "
+            f"{s.first_to_last:>10.2f} {s.rate:>9,.0f} {s.overall_rate:>10,.0f} {s.steady_rate:>12,.0f} {s.server_cpu:>9.2f} {s.envoy_cpu:>11.2f}  "
             f"{s.terminal or 'NO TERMINAL EVENT'}"
         )
-    print("  (events counted inside the batches; events/s = all events / first→last batch; log/s steady = log events / "
-          "batch of the first log event→last; 'to 1st' counts from StartTestJob for live runs to the first batch; "
+    print("  (events are counted inside the batches; events/s = events after the first batch / first→last batch; "
+          "ev/s total = all events / StartTestJob (replay: the Watch call)→last batch, start-up included;\n"
+          "   log/s steady = log events after the batch of the first log event / that batch→last; "
           "srv CPU includes the job's worker process)")
     print()
     live = streams[0]

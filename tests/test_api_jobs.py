@@ -3,7 +3,6 @@ REST streaming, cancel, failures, crashes and restart recovery — real server, 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
