@@ -118,7 +118,7 @@ def test_config_set_with_a_bad_value_exits_non_zero_naming_the_field(logged_in, 
 
     assert result.returncode != 0
     assert "INVALID_ARGUMENT" in result.stderr
-    assert "backtest.warm_up_candles" in result.stderr
+    assert "config.backtest.warm_up_candles" in result.stderr  # the path in UpdateConfigRequest
     assert client.config.GetConfig(config_pb2.GetConfigRequest()).backtest.warm_up_candles == before
 
 

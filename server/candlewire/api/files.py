@@ -1,4 +1,6 @@
-"""FileService: a session's files as streamed `google.api.HttpBody` chunks (raw files over REST)."""
+"""FileService: a session's files as streamed `google.api.HttpBody` chunks (raw files over REST).
+
+Every session has its log; a backtest that succeeded also has the files `reports.FILE_BUILDERS` builds."""
 
 from __future__ import annotations
 
@@ -7,11 +9,16 @@ import asyncio
 from google.api import httpbody_pb2
 
 from candlewire.api.v1 import file_pb2, file_pb2_grpc
+from candlewire.backtests.reads import finished_result
 from candlewire.errors import InvalidArgument, Unimplemented, require
 from candlewire.files.session_log import log_lines
+from candlewire.reports import FILE_BUILDERS
 from candlewire.storage import sessions as session_store
 
 CHUNK_BYTES = 64 * 1024
+RESEARCH_KINDS = (file_pb2.FILE_KIND_CHART_MONTE_CARLO_PNG, file_pb2.FILE_KIND_CHART_SIGNIFICANCE_PNG)
+# Also what server.py's unimplemented research services name.
+RESEARCH = "research at scale (optimization, Monte Carlo, significance tests)"
 
 
 def _chunks(lines, limit: int = CHUNK_BYTES):
@@ -41,14 +48,19 @@ class FileServicer(file_pb2_grpc.FileServiceServicer):
         require(violations)
         if request.kind not in file_pb2.FileKind.values():
             raise InvalidArgument("unknown file kind", {"kind": "unknown file kind"})
+        if request.kind in RESEARCH_KINDS:
+            raise Unimplemented(f"{file_pb2.FileKind.Name(request.kind)} files are not available yet: they come with {RESEARCH}")
         record = await asyncio.to_thread(session_store.get_session, self.app.engine, request.session_id)
-        if request.kind != file_pb2.FILE_KIND_LOG:
-            raise Unimplemented(
-                f"{file_pb2.FileKind.Name(request.kind)} files are not available yet: they come with the backtest engine"
-            )
-        filename = f"{record.kind}-{record.id}.log"
+        if request.kind == file_pb2.FILE_KIND_LOG:
+            content_type, filename = "text/plain; charset=utf-8", f"{record.kind}-{record.id}.log"
+            chunks = await asyncio.to_thread(lambda: list(_chunks(log_lines(self.app.engine, record.id))))
+        else:
+            builder = FILE_BUILDERS[file_pb2.FileKind.Name(request.kind).removeprefix("FILE_KIND_").lower()]
+            result = finished_result(record)
+            content_type, filename = builder.content_type, f"backtest-{record.id}{builder.suffix}"
+            data = await asyncio.to_thread(builder.build, result, record.title, record.params["routes"])
+            chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
         await context.send_initial_metadata([("content-disposition", f'attachment; filename="{filename}"')])
-        chunks = await asyncio.to_thread(lambda: list(_chunks(log_lines(self.app.engine, record.id))))
         for i, chunk in enumerate(chunks):
             # Only the first chunk's content type counts; Envoy and clients take it as the file's.
-            yield httpbody_pb2.HttpBody(content_type="text/plain; charset=utf-8" if i == 0 else "", data=chunk)
+            yield httpbody_pb2.HttpBody(content_type=content_type if i == 0 else "", data=chunk)

@@ -7,11 +7,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from candlewire.api.auth import AuthServicer
+from candlewire.api.backtests import BacktestServicer
 from candlewire.api.candles import CandlesServicer
 from candlewire.api.config import ConfigServicer
 from candlewire.api.events import EventServicer
 from candlewire.api.exchanges import ExchangeServicer
-from candlewire.api.files import FileServicer
+from candlewire.api.files import RESEARCH, FileServicer
 from candlewire.api.interceptors import AuthInterceptor, ErrorInterceptor
 from candlewire.api.notifications import NotificationServicer
 from candlewire.api.strategies import StrategyServicer
@@ -52,8 +53,6 @@ from candlewire.api.v1 import (
     system_pb2_grpc,
 )
 
-ENGINE = "the backtest engine (strategies, backtests and local candle files)"
-RESEARCH = "research at scale (optimization, Monte Carlo, significance tests)"
 LIVE = "paper and live trading"
 EDITOR = "the strategy editor's language server"
 _MESSAGE_LIMIT = 64 * 1024 * 1024
@@ -84,7 +83,7 @@ def _servicers(app) -> list[tuple[object, object, object]]:
             _service(notification_pb2, "NotificationService"),
         ),
         (FileServicer(app), file_pb2_grpc.add_FileServiceServicer_to_server, _service(file_pb2, "FileService")),
-        later(backtest_pb2_grpc, backtest_pb2, "BacktestService", ENGINE),
+        (BacktestServicer(app), backtest_pb2_grpc.add_BacktestServiceServicer_to_server, _service(backtest_pb2, "BacktestService")),
         later(optimization_pb2_grpc, optimization_pb2, "OptimizationService", RESEARCH),
         later(monte_carlo_pb2_grpc, monte_carlo_pb2, "MonteCarloService", RESEARCH),
         later(significance_test_pb2_grpc, significance_test_pb2, "SignificanceTestService", RESEARCH),

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from candlewire_client import Client, events, field_violations
-from candlewire_client.v1 import candles_pb2, common_pb2, config_pb2, system_pb2
+from candlewire_client.v1 import backtest_pb2, candles_pb2, common_pb2, config_pb2, strategy_pb2, system_pb2
 
 from candlewire.cli.session import connect, server_address, store_token
 
@@ -121,6 +121,100 @@ def _candles_import(args) -> None:
         console.print(json_format.MessageToDict(final, preserving_proto_field_name=True))
 
 
+def _candles_import_file(args) -> None:
+    with open(args.file, "rb") as file:
+        content = file.read()
+    request = candles_pb2.ImportCandleFileRequest(
+        exchange=args.exchange, symbol=args.symbol, content=content, fill_gaps=args.fill_gaps
+    )
+    with connect(server_address(args.server)) as client:
+        imported = client.candles.ImportCandleFile(request)
+    console.print(json_format.MessageToDict(imported, preserving_proto_field_name=True))
+
+
+def _strategies_list(args) -> None:
+    with connect(server_address(args.server)) as client:
+        strategies = client.strategies.ListStrategies(strategy_pb2.ListStrategiesRequest(page_size=1000)).strategies
+    table = Table("name", "updated")
+    for strategy in strategies:
+        table.add_row(strategy.name, f"{strategy.update_time.ToDatetime(tzinfo=timezone.utc):%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+def _strategies_get(args) -> None:
+    with connect(server_address(args.server)) as client:
+        strategy = client.strategies.GetStrategy(strategy_pb2.GetStrategyRequest(name=args.name))
+    # Plain print: the source goes to files and pipes unchanged.
+    print(strategy.source, end="")
+
+
+def _strategies_create(args) -> None:
+    with connect(server_address(args.server)) as client:
+        client.strategies.CreateStrategy(strategy_pb2.CreateStrategyRequest(name=args.name, template=args.template))
+    console.print(f"created strategy {args.name}")
+
+
+def _strategies_validate(args) -> None:
+    with connect(server_address(args.server)) as client:
+        response = client.strategies.ValidateStrategy(strategy_pb2.ValidateStrategyRequest(name=args.name))
+    for diagnostic in response.diagnostics:
+        severity = strategy_pb2.DiagnosticSeverity.Name(diagnostic.severity).removeprefix("DIAGNOSTIC_SEVERITY_").lower()
+        console.print(f"{args.name}/__init__.py:{diagnostic.line}:{diagnostic.column}: {severity}: {diagnostic.message}")
+    console.print("valid" if response.valid else "[red]invalid[/]")
+    if not response.valid:
+        sys.exit(1)
+
+
+def _strategies_delete(args) -> None:
+    with connect(server_address(args.server)) as client:
+        client.strategies.DeleteStrategy(strategy_pb2.DeleteStrategyRequest(name=args.name))
+    console.print(f"deleted strategy {args.name}")
+
+
+def _fields(text: str, names: tuple[str, ...], flag: str) -> dict[str, str]:
+    parts = text.split(":")
+    if len(parts) != len(names) or not all(parts):
+        raise SystemExit(f"{flag} {text!r}: expected {':'.join(names)}")
+    return dict(zip(names, parts))
+
+
+def _hyperparameter(text: str) -> tuple[str, common_pb2.HyperparameterValue]:
+    """`name=value`: an integer, a number, true/false, or else a string."""
+    name, separator, raw = text.partition("=")
+    if not separator or not name:
+        raise SystemExit(f"--hp {text!r}: expected name=value")
+    for kind, parse in (("int_value", int), ("float_value", float)):
+        try:
+            return name, common_pb2.HyperparameterValue(**{kind: parse(raw)})
+        except ValueError:
+            pass
+    if raw.lower() in ("true", "false"):
+        return name, common_pb2.HyperparameterValue(bool_value=raw.lower() == "true")
+    return name, common_pb2.HyperparameterValue(string_value=raw)
+
+
+def _backtest(args) -> None:
+    params = backtest_pb2.BacktestParams(
+        routes=[common_pb2.Route(**_fields(route, ("exchange", "symbol", "timeframe", "strategy"), "--route")) for route in args.route],
+        data_routes=[common_pb2.DataRoute(**_fields(route, ("exchange", "symbol", "timeframe"), "--data-route")) for route in args.data_route],
+        start_date=_date(args.start),
+        finish_date=_date(args.finish),
+        hyperparameters=dict(_hyperparameter(text) for text in args.hp),
+        options=backtest_pb2.BacktestOptions(benchmark=True),
+    )
+    request = backtest_pb2.StartBacktestRequest(title=args.title, params=params)
+    with connect(server_address(args.server)) as client:
+        result = follow(client.backtests.RunBacktest(request), "backtest")
+    if result is None:
+        sys.exit(1)
+    table = Table("metric", "value", title="backtest metrics")
+    for field, value in json_format.MessageToDict(
+        result.metrics, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    ).items():
+        table.add_row(field, f"{value:,.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
 def follow(batches, label: str):
     """Show a session's event stream as a progress bar plus its log lines; return the typed result."""
     result = None
@@ -180,6 +274,28 @@ def parser() -> argparse.ArgumentParser:
     importer.add_argument("--symbol", required=True)
     importer.add_argument("--start", required=True, help="YYYY-MM-DD")
     importer.add_argument("--end", required=True, help="YYYY-MM-DD (exclusive)")
+    file_importer = client_command("import-file", _candles_import_file, "import 1m candles from a CSV file", candles)
+    file_importer.add_argument("--exchange", required=True)
+    file_importer.add_argument("--symbol", required=True)
+    file_importer.add_argument("--fill-gaps", action="store_true", help="fill missing minutes with flat candles")
+    file_importer.add_argument("file", help="CSV with timestamp, open, high, low, close, volume columns")
+
+    strategies = commands.add_parser("strategies", help="the strategies workspace").add_subparsers(dest="action", required=True)
+    client_command("list", _strategies_list, "list strategies", strategies)
+    client_command("get", _strategies_get, "print a strategy's source", strategies).add_argument("name")
+    creator = client_command("create", _strategies_create, "create a strategy from a template", strategies)
+    creator.add_argument("name")
+    creator.add_argument("--template", default="", help="template name (default: the SMA crossover)")
+    client_command("validate", _strategies_validate, "check a strategy for errors", strategies).add_argument("name")
+    client_command("delete", _strategies_delete, "delete a strategy", strategies).add_argument("name")
+
+    backtest = client_command("backtest", _backtest, "run a backtest on stored candles and print its metrics")
+    backtest.add_argument("--route", action="append", required=True, help="exchange:symbol:timeframe:Strategy (repeatable)")
+    backtest.add_argument("--data-route", action="append", default=[], help="exchange:symbol:timeframe (repeatable)")
+    backtest.add_argument("--start", required=True, help="YYYY-MM-DD")
+    backtest.add_argument("--finish", required=True, help="YYYY-MM-DD (exclusive)")
+    backtest.add_argument("--hp", action="append", default=[], help="hyperparameter override name=value (repeatable)")
+    backtest.add_argument("--title", default="")
     return root
 
 

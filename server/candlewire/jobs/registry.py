@@ -11,7 +11,10 @@ from typing import Any
 
 from candlewire.errors import InvalidArgument
 
-_targets: dict[str, str] = {"test_job": "candlewire.jobs.test_job:run"}
+_targets: dict[str, str] = {
+    "test_job": "candlewire.jobs.test_job:run",
+    "backtest": "candlewire.backtests.job:run",
+}
 
 
 def register(kind: str, target: str) -> None:

@@ -1,0 +1,301 @@
+"""BacktestService: backtests as sessions (start, run, watch, get, list, update, delete, purge, cancel)
+and the reads of a finished one (trades, logs, chart data)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from google.protobuf import empty_pb2
+from google.type import date_pb2
+
+from candlewire.api import convert, results
+from candlewire.api.config import _exchange_from_proto, _exchange_to_proto
+from candlewire.api.sessions import SessionEndpoints
+from candlewire.api.strategies import _value as hyperparameter_value
+from candlewire.api.v1 import backtest_pb2, backtest_pb2_grpc, common_pb2
+from candlewire.backtests import reads
+from candlewire.backtests.request import OPTIONS, resolve_backtest
+from candlewire.engine.timeframes import CLOSE, HIGH, LOW, OPEN, TIMESTAMP, VOLUME
+from candlewire.errors import FailedPrecondition, InvalidArgument, with_field_prefix
+from candlewire.storage import sessions as session_store
+from candlewire.strategies.workspace import StrategyWorkspace
+
+UPDATABLE_PATHS = {"session.title": "title", "session.description": "description"}
+ORDER_SIDES = {"buy": common_pb2.ORDER_SIDE_BUY, "sell": common_pb2.ORDER_SIDE_SELL}
+ORDER_TYPES = {"market": common_pb2.ORDER_TYPE_MARKET, "limit": common_pb2.ORDER_TYPE_LIMIT, "stop": common_pb2.ORDER_TYPE_STOP}
+ORDER_STATUSES = {
+    "active": common_pb2.ORDER_STATUS_ACTIVE,
+    "executed": common_pb2.ORDER_STATUS_EXECUTED,
+    "canceled": common_pb2.ORDER_STATUS_CANCELLED,
+}
+ORDER_ROLES = {
+    "entry": common_pb2.ORDER_ROLE_ENTRY,
+    "stop_loss": common_pb2.ORDER_ROLE_STOP_LOSS,
+    "take_profit": common_pb2.ORDER_ROLE_TAKE_PROFIT,
+    "liquidation": common_pb2.ORDER_ROLE_LIQUIDATION,
+    "close": common_pb2.ORDER_ROLE_CLOSE,
+}
+TRADE_TYPES = {"long": common_pb2.TRADE_TYPE_LONG, "short": common_pb2.TRADE_TYPE_SHORT}
+LOG_LEVEL_NAMES = {number: name for name, number in convert.LOG_LEVELS.items()}
+
+
+# ================================================================================== requests
+
+
+def _date_tuple(message, present: bool) -> tuple[int, int, int] | None:
+    return (message.year, message.month, message.day) if present else None
+
+
+def _request(params: backtest_pb2.BacktestParams) -> dict[str, Any]:
+    """BacktestParams as the plain request `resolve_backtest` reads."""
+    return {
+        "routes": [
+            {"exchange": r.exchange, "symbol": r.symbol, "timeframe": r.timeframe, "strategy": r.strategy, "dna": r.dna}
+            for r in params.routes
+        ],
+        "data_routes": [{"exchange": r.exchange, "symbol": r.symbol, "timeframe": r.timeframe} for r in params.data_routes],
+        "start_date": _date_tuple(params.start_date, params.HasField("start_date")),
+        "finish_date": _date_tuple(params.finish_date, params.HasField("finish_date")),
+        "exchanges": [_exchange_from_proto(entry) for entry in params.exchanges],
+        "warm_up_candles": params.warm_up_candles if params.HasField("warm_up_candles") else None,
+        "hyperparameters": {
+            name: getattr(value, value.WhichOneof("value")) if value.WhichOneof("value") else None
+            for name, value in params.hyperparameters.items()
+        },
+        "options": {name: getattr(params.options, name) for name in OPTIONS},
+    }
+
+
+# ================================================================================== responses
+
+
+def _date(ms: int) -> date_pb2.Date:
+    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return date_pb2.Date(year=moment.year, month=moment.month, day=moment.day)
+
+
+def _params(params: dict[str, Any]) -> backtest_pb2.BacktestParams:
+    """The recorded params: what actually ran, overrides already merged into the config's values."""
+    return backtest_pb2.BacktestParams(
+        routes=[common_pb2.Route(**route) for route in params["routes"]],
+        data_routes=[common_pb2.DataRoute(**route) for route in params["data_routes"]],
+        start_date=_date(params["start_ms"]),
+        finish_date=_date(params["finish_ms"]),
+        exchanges=[_exchange_to_proto(params["exchange"])],
+        warm_up_candles=params["warm_up_candles"],
+        hyperparameters={name: hyperparameter_value(value) for name, value in params["hyperparameters"].items()},
+        options=backtest_pb2.BacktestOptions(**params["options"]),
+    )
+
+
+def _backtest(record, with_curves: bool = True) -> backtest_pb2.Backtest:
+    message = backtest_pb2.Backtest(session=convert.session(record), params=_params(record.params))
+    if record.status == "succeeded" and record.result:
+        message.result.CopyFrom(results.backtest_result(record.result, with_curves))
+    return message
+
+
+def _order(order: dict[str, Any], routes: list[dict[str, Any]]) -> common_pb2.Order:
+    route = routes[order["route"]]
+    return common_pb2.Order(
+        id=str(order["id"]),
+        exchange=route["exchange"],
+        symbol=route["symbol"],
+        side=ORDER_SIDES[order["side"]],
+        type=ORDER_TYPES[order["type"]],
+        qty=order["qty"],
+        price=order["price"],
+        status=ORDER_STATUSES[order["status"]],
+        reduce_only=order["reduce_only"],
+        create_time=convert.timestamp(order["created_at"]),
+        execute_time=convert.timestamp(order["executed_at"]),
+        cancel_time=convert.timestamp(order["canceled_at"]),
+        role=ORDER_ROLES[order["role"]],
+    )
+
+
+def _trade(trade: dict[str, Any], routes: list[dict[str, Any]]) -> common_pb2.Trade:
+    out = common_pb2.Trade(
+        id=str(trade["id"]),
+        exchange=trade["exchange"],
+        symbol=trade["symbol"],
+        strategy=trade["strategy_name"],
+        type=TRADE_TYPES[trade["type"]],
+        entry_price=trade["entry_price"],
+        exit_price=trade["exit_price"],
+        qty=trade["qty"],
+        fee=trade["fee"],
+        pnl=trade["PNL"],
+        pnl_percentage=trade["PNL_percentage"],
+        leverage=trade["leverage"],
+        open_time=convert.timestamp(trade["opened_at"]),
+        close_time=convert.timestamp(trade["closed_at"]),
+        orders=[_order(order, routes) for order in trade["orders"]],
+    )
+    out.holding_period.FromMilliseconds(int(round(trade["holding_period"] * 1000)))
+    return out
+
+
+def _candle_series(bars) -> common_pb2.CandleSeries:
+    return common_pb2.CandleSeries(
+        timestamps_ms=bars[:, TIMESTAMP].astype("int64").tolist(),
+        open=bars[:, OPEN].tolist(),
+        close=bars[:, CLOSE].tolist(),
+        high=bars[:, HIGH].tolist(),
+        low=bars[:, LOW].tolist(),
+        volume=bars[:, VOLUME].tolist(),
+    )
+
+
+def _line(series: dict[str, Any]) -> common_pb2.ChartLine:
+    return common_pb2.ChartLine(
+        name=series["title"], color=series["color"] or "", timestamps_ms=series["timestamps_ms"], values=series["values"]
+    )
+
+
+def _horizontal(line: dict[str, Any]) -> common_pb2.HorizontalLine:
+    return common_pb2.HorizontalLine(name=line["title"], color=line["color"] or "", value=line["value"])
+
+
+def _chart_data(chart: dict[str, Any], routes: list[dict[str, Any]]) -> common_pb2.ChartData:
+    route = chart["route"]
+    return common_pb2.ChartData(
+        exchange=route["exchange"],
+        symbol=route["symbol"],
+        timeframe=route["timeframe"],
+        candles=_candle_series(chart["candles"]),
+        orders=[_order(order, routes) for order in chart["orders"]],
+        candle_overlays=[_line(line) for line in chart["lines"]],
+        horizontal_lines=[_horizontal(line) for line in chart["horizontal_lines"]],
+        extra_charts=[
+            common_pb2.ExtraChart(
+                title=pane["title"],
+                lines=[_line(line) for line in pane["lines"]],
+                horizontal_lines=[_horizontal(line) for line in pane["horizontal_lines"]],
+            )
+            for pane in chart["extra_charts"]
+        ],
+    )
+
+
+# ================================================================================== service
+
+
+class BacktestServicer(backtest_pb2_grpc.BacktestServiceServicer):
+    def __init__(self, app):
+        self.app = app
+        self.sessions = SessionEndpoints(app, "backtest", backtest_pb2.BacktestEventBatch, results.backtest_result)
+        self.workspace = StrategyWorkspace(app.settings.data_dir)
+
+    async def _resolve(self, request) -> dict[str, Any]:
+        """Everything is checked before the session exists, so bad input stores nothing."""
+        config = await asyncio.to_thread(self.app.config.get)
+        try:
+            return await asyncio.to_thread(
+                resolve_backtest, _request(request.params), config, self.workspace, self.app.engine
+            )
+        except InvalidArgument as error:
+            raise with_field_prefix(error, lambda field: f"params.{field}") from None
+
+    async def StartBacktest(self, request, context):
+        params = await self._resolve(request)
+        return convert.session(await self.sessions.start(params, request.title, request.description))
+
+    async def RunBacktest(self, request, context):
+        params = await self._resolve(request)
+        async for batch in self.sessions.run(params, request.title, request.description):
+            yield batch
+
+    async def WatchBacktest(self, request, context):
+        async for batch in self.sessions.watch(request.id, request.after_sequence):
+            yield batch
+
+    async def CancelBacktest(self, request, context):
+        return convert.session(await self.sessions.cancel(request.id))
+
+    async def GetBacktest(self, request, context):
+        return _backtest(await self.sessions.get(request.id))
+
+    async def ListBacktests(self, request, context):
+        records, next_token = await asyncio.to_thread(
+            session_store.list_sessions,
+            self.app.engine,
+            kind="backtest",
+            page_size=request.page_size,
+            page_token=request.page_token,
+            title_contains=request.title_contains,
+            statuses=[convert.SESSION_STATUS_NAMES.get(status, str(status)) for status in request.statuses],
+            created_after=convert.datetime_of(request.created_after) if request.HasField("created_after") else None,
+            created_before=convert.datetime_of(request.created_before) if request.HasField("created_before") else None,
+        )
+        return backtest_pb2.ListBacktestsResponse(
+            backtests=[_backtest(record, with_curves=False) for record in records], next_page_token=next_token
+        )
+
+    async def UpdateBacktest(self, request, context):
+        session = request.backtest.session
+        record = await self.sessions.get(session.id)
+        paths = list(request.update_mask.paths)
+        unknown = [path for path in paths if path not in UPDATABLE_PATHS]
+        if unknown:
+            raise InvalidArgument(
+                f"cannot update {', '.join(unknown)}",
+                {"update_mask": f"only {' and '.join(UPDATABLE_PATHS)} can be updated"},
+            )
+        # Without a mask, only fields the request sets are updated (AIP-134).
+        changes = {
+            column: getattr(session, column)
+            for path, column in UPDATABLE_PATHS.items()
+            if path in paths or (not paths and getattr(session, column))
+        }
+        if changes:
+            record = await asyncio.to_thread(session_store.update_session, self.app.engine, record.id, **changes)
+        return _backtest(record)
+
+    async def DeleteBacktest(self, request, context):
+        record = await self.sessions.get(request.id)
+        if not record.is_terminal:
+            raise FailedPrecondition(f"backtest {record.id} is {record.status}; cancel it before deleting it")
+        await asyncio.to_thread(session_store.delete_session, self.app.engine, record.id)
+        return empty_pb2.Empty()
+
+    async def PurgeBacktests(self, request, context):
+        if request.older_than_days < 0:
+            raise InvalidArgument("older_than_days must not be negative", {"older_than_days": "must not be negative"})
+        cutoff = datetime.now(timezone.utc) - timedelta(days=request.older_than_days)
+        count = await asyncio.to_thread(session_store.purge_sessions, self.app.engine, "backtest", cutoff)
+        return backtest_pb2.PurgeBacktestsResponse(deleted_count=count)
+
+    async def ListBacktestTrades(self, request, context):
+        record = await self.sessions.get(request.id)
+        trades, next_token = reads.trades_page(record, request.page_size, request.page_token)
+        routes = record.params["routes"]
+        return backtest_pb2.ListBacktestTradesResponse(
+            trades=[_trade(trade, routes) for trade in trades], next_page_token=next_token
+        )
+
+    async def GetBacktestLogs(self, request, context):
+        record = await self.sessions.get(request.id)
+        unknown = [level for level in request.levels if level not in LOG_LEVEL_NAMES]
+        if unknown:
+            raise InvalidArgument("unknown log level", {"levels": f"unknown level(s) {unknown}"})
+        events, next_token = await asyncio.to_thread(
+            reads.log_page,
+            self.app.engine,
+            record.id,
+            [LOG_LEVEL_NAMES[level] for level in request.levels],
+            request.page_size,
+            request.page_token,
+        )
+        return backtest_pb2.GetBacktestLogsResponse(
+            lines=[convert.log_line(event.time, event.payload) for event in events], next_page_token=next_token
+        )
+
+    async def GetBacktestChartData(self, request, context):
+        record = await self.sessions.get(request.id)
+        chart = await asyncio.to_thread(
+            reads.chart_data, self.app.engine, record, request.route_index, request.exchange, request.symbol
+        )
+        return _chart_data(chart, record.params["routes"])
