@@ -3,6 +3,7 @@ REST streaming, cancel, failures, crashes and restart recovery — real server, 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -10,6 +11,7 @@ import time
 import grpc
 import pytest
 
+import grpc_web
 from candlewire_client import events as each_event, field_violations
 from candlewire_client.testing.v1 import test_jobs_pb2
 from candlewire_client.v1 import common_pb2, system_pb2
@@ -144,6 +146,56 @@ def test_rest_watch_events_arrive_before_the_job_ends(client, rest):
         assert get_test_job(client, session.id).session.status not in (
             S.SESSION_STATUS_SUCCEEDED, S.SESSION_STATUS_FAILED, S.SESSION_STATUS_CANCELLED
         )
+
+
+# A stream that fails midway: the test service can be asked to fail a Watch once it has sent a sequence.
+MIDWAY = 3
+
+
+def test_a_grpc_stream_failing_midway_ends_with_a_batch_holding_the_error(client):
+    session = start_test_job(client, steps=6, step_interval_ms=200)
+    call = client.test_jobs.WatchTestJob(
+        test_jobs_pb2.WatchTestJobRequest(id=session.id, fail_after_sequence=MIDWAY), timeout=30
+    )
+    batches = []
+    with pytest.raises(grpc.RpcError) as failure:
+        for batch in call:
+            batches.append(batch)
+    assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert batches[-1].error.code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    assert "interrupted" in batches[-1].error.message and not batches[-1].events
+    assert [e.sequence for b in batches[:-1] for e in b.events][-1] >= MIDWAY
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/event-stream"])
+def test_a_rest_stream_failing_midway_ends_with_an_explicit_error_event(client, rest, accept):
+    session = start_test_job(client, steps=6, step_interval_ms=200)
+    with rest.stream(
+        "GET", f"/v1/testJobs/{session.id}:watch",
+        params={"failAfterSequence": MIDWAY}, headers={"accept": accept},
+    ) as response:
+        assert response.status_code == 200
+        payloads = [
+            json.loads(line.removeprefix("data:")) for line in response.iter_lines()
+            if line.strip() and not line.startswith((":", "event:", "id:"))
+        ]
+    *delivered, last = payloads
+    assert delivered and all(batch["events"] for batch in delivered)
+    assert last["error"]["code"] == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    assert "interrupted" in last["error"]["message"]
+
+
+def test_a_grpc_web_stream_failing_midway_carries_the_error_in_its_last_message_and_trailers(client, server, token):
+    session = start_test_job(client, steps=6, step_interval_ms=200)
+    reply = grpc_web.call(
+        server.gateway_url,
+        "/candlewire.testing.v1.TestJobService/WatchTestJob",
+        test_jobs_pb2.WatchTestJobRequest(id=session.id, fail_after_sequence=MIDWAY),
+        token,
+    )
+    last = test_jobs_pb2.TestJobEventBatch.FromString(reply.messages[-1])
+    assert reply.grpc_status == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    assert last.error.code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
 
 
 def test_progress_eta_is_a_fractional_duration(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from candlewire.api import convert, results
 from candlewire.api.sessions import SessionEndpoints
 from candlewire.api.testing.v1 import test_jobs_pb2, test_jobs_pb2_grpc
-from candlewire.errors import require
+from candlewire.errors import FailedPrecondition, require
 
 _LIMITS = {"steps": 1_000_000, "step_interval_ms": 60_000, "events_per_step": 100_000}
 
@@ -39,6 +39,8 @@ class TestJobServicer(test_jobs_pb2_grpc.TestJobServiceServicer):
     async def WatchTestJob(self, request, context):
         async for batch in self.sessions.watch(request.id, request.after_sequence):
             yield batch
+            if request.fail_after_sequence and batch.events[-1].sequence >= request.fail_after_sequence:
+                raise FailedPrecondition(f"watch interrupted after sequence {request.fail_after_sequence} as requested")
 
     async def CancelTestJob(self, request, context):
         return convert.session(await self.sessions.cancel(request.id))

@@ -188,17 +188,23 @@ class WatchTestJobRequest(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    FAIL_AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     after_sequence: _builtins.int
+    fail_after_sequence: _builtins.int
+    """Fail the stream (FAILED_PRECONDITION) once it has sent this sequence; 0 never.
+    Lets tests see how a stream that fails midway ends over every protocol.
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         after_sequence: _builtins.int = ...,
+        fail_after_sequence: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "fail_after_sequence", b"fail_after_sequence", "id", b"id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
