@@ -69,12 +69,12 @@ def test_download_for_an_unknown_session_is_not_found(client, rest):
     assert rest.get(f"/v1/sessions/{'0' * 32}/files/FILE_KIND_LOG").status_code == 404
 
 
-def test_trades_csv_is_unimplemented_until_the_backtest_engine(client, rest, finished_import):
+def test_backtest_files_of_a_session_that_is_not_a_backtest_are_a_failed_precondition(client, rest, finished_import):
     session_id = finished_import[0].session.id
 
-    with rpc_fails(grpc.StatusCode.UNIMPLEMENTED) as failure:
+    with rpc_fails(grpc.StatusCode.FAILED_PRECONDITION) as failure:
         list(download(client, session_id, file_pb2.FILE_KIND_TRADES_CSV))
     response = rest.get(f"/v1/sessions/{session_id}/files/FILE_KIND_TRADES_CSV")
 
-    assert "FILE_KIND_TRADES_CSV" in failure["details"] and "backtest engine" in failure["details"]
-    assert response.status_code == 501
+    assert "not a backtest" in failure["details"]
+    assert response.status_code == 400

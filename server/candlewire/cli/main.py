@@ -208,10 +208,9 @@ def _backtest(args) -> None:
     if result is None:
         sys.exit(1)
     table = Table("metric", "value", title="backtest metrics")
-    for field, value in json_format.MessageToDict(
-        result.metrics, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    ).items():
-        table.add_row(field, f"{value:,.4f}" if isinstance(value, float) else str(value))
+    for field in result.metrics.DESCRIPTOR.fields:
+        value = getattr(result.metrics, field.name)
+        table.add_row(field.name, f"{value:,.4f}" if isinstance(value, float) else str(value))
     console.print(table)
 
 
