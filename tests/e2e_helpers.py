@@ -14,7 +14,6 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from candlewire_client import events
 from candlewire_client.testing.v1 import test_jobs_pb2
 from candlewire_client.v1 import common_pb2, system_pb2
 from pg import throwaway_postgres_url

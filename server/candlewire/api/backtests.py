@@ -11,13 +11,10 @@ from google.protobuf import empty_pb2
 from google.type import date_pb2
 
 from candlewire.api import convert, results
-from candlewire.api.config import _exchange_from_proto, _exchange_to_proto
 from candlewire.api.sessions import SessionEndpoints
-from candlewire.api.strategies import _value as hyperparameter_value
 from candlewire.api.v1 import backtest_pb2, backtest_pb2_grpc, common_pb2
 from candlewire.backtests import reads
 from candlewire.backtests.request import OPTIONS, resolve_backtest
-from candlewire.engine.timeframes import CLOSE, HIGH, LOW, OPEN, TIMESTAMP, VOLUME
 from candlewire.errors import FailedPrecondition, InvalidArgument, with_field_prefix
 from candlewire.storage import sessions as session_store
 from candlewire.strategies.workspace import StrategyWorkspace
@@ -58,7 +55,7 @@ def _request(params: backtest_pb2.BacktestParams) -> dict[str, Any]:
         "data_routes": [{"exchange": r.exchange, "symbol": r.symbol, "timeframe": r.timeframe} for r in params.data_routes],
         "start_date": _date_tuple(params.start_date, params.HasField("start_date")),
         "finish_date": _date_tuple(params.finish_date, params.HasField("finish_date")),
-        "exchanges": [_exchange_from_proto(entry) for entry in params.exchanges],
+        "exchanges": [convert.exchange_settings_values(entry) for entry in params.exchanges],
         "warm_up_candles": params.warm_up_candles if params.HasField("warm_up_candles") else None,
         "hyperparameters": {
             name: getattr(value, value.WhichOneof("value")) if value.WhichOneof("value") else None
@@ -83,9 +80,9 @@ def _params(params: dict[str, Any]) -> backtest_pb2.BacktestParams:
         data_routes=[common_pb2.DataRoute(**route) for route in params["data_routes"]],
         start_date=_date(params["start_ms"]),
         finish_date=_date(params["finish_ms"]),
-        exchanges=[_exchange_to_proto(params["exchange"])],
+        exchanges=[convert.exchange_settings(params["exchange"])],
         warm_up_candles=params["warm_up_candles"],
-        hyperparameters={name: hyperparameter_value(value) for name, value in params["hyperparameters"].items()},
+        hyperparameters={name: convert.hyperparameter_value(value) for name, value in params["hyperparameters"].items()},
         options=backtest_pb2.BacktestOptions(**params["options"]),
     )
 
@@ -138,17 +135,6 @@ def _trade(trade: dict[str, Any], routes: list[dict[str, Any]]) -> common_pb2.Tr
     return out
 
 
-def _candle_series(bars) -> common_pb2.CandleSeries:
-    return common_pb2.CandleSeries(
-        timestamps_ms=bars[:, TIMESTAMP].astype("int64").tolist(),
-        open=bars[:, OPEN].tolist(),
-        close=bars[:, CLOSE].tolist(),
-        high=bars[:, HIGH].tolist(),
-        low=bars[:, LOW].tolist(),
-        volume=bars[:, VOLUME].tolist(),
-    )
-
-
 def _line(series: dict[str, Any]) -> common_pb2.ChartLine:
     return common_pb2.ChartLine(
         name=series["title"], color=series["color"] or "", timestamps_ms=series["timestamps_ms"], values=series["values"]
@@ -165,7 +151,7 @@ def _chart_data(chart: dict[str, Any], routes: list[dict[str, Any]]) -> common_p
         exchange=route["exchange"],
         symbol=route["symbol"],
         timeframe=route["timeframe"],
-        candles=_candle_series(chart["candles"]),
+        candles=convert.candle_series(chart["candles"]),
         orders=[_order(order, routes) for order in chart["orders"]],
         candle_overlays=[_line(line) for line in chart["lines"]],
         horizontal_lines=[_horizontal(line) for line in chart["horizontal_lines"]],

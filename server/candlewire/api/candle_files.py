@@ -11,7 +11,6 @@ from candlewire.api import convert
 from candlewire.api.v1 import candles_pb2, common_pb2
 from candlewire.data.chart_candles import chart_candles
 from candlewire.data.csv_import import import_candle_file
-from candlewire.engine.timeframes import CLOSE, HIGH, LOW, OPEN, TIMESTAMP, VOLUME
 
 
 class LocalCandlesMethods:
@@ -40,11 +39,4 @@ class LocalCandlesMethods:
             convert.milliseconds_of(request.end_time) if request.HasField("end_time") else None,
             request.limit,
         )
-        return common_pb2.CandleSeries(
-            timestamps_ms=bars[:, TIMESTAMP].astype("int64").tolist(),
-            open=bars[:, OPEN].tolist(),
-            close=bars[:, CLOSE].tolist(),
-            high=bars[:, HIGH].tolist(),
-            low=bars[:, LOW].tolist(),
-            volume=bars[:, VOLUME].tolist(),
-        )
+        return convert.candle_series(bars)

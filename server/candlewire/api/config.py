@@ -6,52 +6,17 @@ import asyncio
 
 from google.protobuf import field_mask_pb2
 
-from candlewire.api.v1 import common_pb2, config_pb2, config_pb2_grpc
+from candlewire.api import convert
+from candlewire.api.v1 import config_pb2, config_pb2_grpc
 from candlewire.data.exchanges import list_exchanges
 from candlewire.errors import InvalidArgument, with_field_prefix
-
-_EXCHANGE_TYPES = {"spot": common_pb2.EXCHANGE_TYPE_SPOT, "futures": common_pb2.EXCHANGE_TYPE_FUTURES}
-_LEVERAGE_MODES = {
-    "cross": common_pb2.FUTURES_LEVERAGE_MODE_CROSS,
-    "isolated": common_pb2.FUTURES_LEVERAGE_MODE_ISOLATED,
-}
-
-
-def _name_of(mapping: dict[str, int], value: int) -> str:
-    # An unset enum maps to "" so validation names the field instead of guessing a default.
-    return next((name for name, number in mapping.items() if number == value), "")
-
-
-def _exchange_to_proto(values: dict) -> common_pb2.ExchangeSettings:
-    return common_pb2.ExchangeSettings(
-        exchange=values["exchange"],
-        starting_balance=values["starting_balance"],
-        fee=values["fee"],
-        type=_EXCHANGE_TYPES[values["type"]],
-        futures_leverage=values["futures_leverage"],
-        futures_leverage_mode=_LEVERAGE_MODES[values["futures_leverage_mode"]],
-        balance_currency=values["balance_currency"],
-    )
-
-
-def _exchange_from_proto(message: common_pb2.ExchangeSettings) -> dict:
-    return {
-        "exchange": message.exchange,
-        "starting_balance": message.starting_balance,
-        "fee": message.fee,
-        "type": _name_of(_EXCHANGE_TYPES, message.type),
-        "futures_leverage": message.futures_leverage,
-        "futures_leverage_mode": _name_of(_LEVERAGE_MODES, message.futures_leverage_mode),
-        "balance_currency": message.balance_currency,
-    }
-
 
 def config_to_proto(config: dict) -> config_pb2.Config:
     sections = {}
     for name, section_type in (("backtest", config_pb2.BacktestConfig), ("live", config_pb2.LiveConfig)):
         values = config[name]
         sections[name] = section_type(
-            exchanges=[_exchange_to_proto(e) for e in values["exchanges"]],
+            exchanges=[convert.exchange_settings(e) for e in values["exchanges"]],
             warm_up_candles=values["warm_up_candles"],
             logging=config_pb2.LoggingConfig(**values["logging"]),
         )
@@ -63,7 +28,7 @@ def config_from_proto(message: config_pb2.Config) -> dict:
     for name in ("backtest", "live"):
         section = getattr(message, name)
         config[name] = {
-            "exchanges": [_exchange_from_proto(e) for e in section.exchanges],
+            "exchanges": [convert.exchange_settings_values(e) for e in section.exchanges],
             "warm_up_candles": section.warm_up_candles,
             "logging": {field.name: getattr(section.logging, field.name) for field in section.logging.DESCRIPTOR.fields},
         }

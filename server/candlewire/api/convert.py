@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 
 from candlewire.api.v1 import common_pb2
+from candlewire.engine.timeframes import CLOSE, HIGH, LOW, OPEN, TIMESTAMP, VOLUME
 from candlewire.errors import InvalidArgument
 
 SESSION_KINDS = {
@@ -127,3 +128,60 @@ def fill_event(message: Any, event: Any, result_field: str = "result", result_of
     elif event.kind == "result" and result_of is not None:
         getattr(message, result_field).CopyFrom(result_of(event.payload["result"]))
     return message
+
+
+EXCHANGE_TYPES = {"spot": common_pb2.EXCHANGE_TYPE_SPOT, "futures": common_pb2.EXCHANGE_TYPE_FUTURES}
+LEVERAGE_MODES = {
+    "cross": common_pb2.FUTURES_LEVERAGE_MODE_CROSS,
+    "isolated": common_pb2.FUTURES_LEVERAGE_MODE_ISOLATED,
+}
+
+
+def _enum_name(mapping: dict[str, int], value: int) -> str:
+    # An unset enum maps to "" so validation names the field instead of guessing a default.
+    return next((name for name, number in mapping.items() if number == value), "")
+
+
+def exchange_settings(values: dict) -> common_pb2.ExchangeSettings:
+    return common_pb2.ExchangeSettings(
+        exchange=values["exchange"],
+        starting_balance=values["starting_balance"],
+        fee=values["fee"],
+        type=EXCHANGE_TYPES[values["type"]],
+        futures_leverage=values["futures_leverage"],
+        futures_leverage_mode=LEVERAGE_MODES[values["futures_leverage_mode"]],
+        balance_currency=values["balance_currency"],
+    )
+
+
+def exchange_settings_values(message: common_pb2.ExchangeSettings) -> dict:
+    return {
+        "exchange": message.exchange,
+        "starting_balance": message.starting_balance,
+        "fee": message.fee,
+        "type": _enum_name(EXCHANGE_TYPES, message.type),
+        "futures_leverage": message.futures_leverage,
+        "futures_leverage_mode": _enum_name(LEVERAGE_MODES, message.futures_leverage_mode),
+        "balance_currency": message.balance_currency,
+    }
+
+
+def hyperparameter_value(value: Any, as_float: bool = False) -> common_pb2.HyperparameterValue:
+    if isinstance(value, bool):
+        return common_pb2.HyperparameterValue(bool_value=value)
+    if isinstance(value, int) and not as_float:
+        return common_pb2.HyperparameterValue(int_value=value)
+    if isinstance(value, (int, float)):
+        return common_pb2.HyperparameterValue(float_value=float(value))
+    return common_pb2.HyperparameterValue(string_value=str(value))
+
+
+def candle_series(bars) -> common_pb2.CandleSeries:
+    return common_pb2.CandleSeries(
+        timestamps_ms=bars[:, TIMESTAMP].astype("int64").tolist(),
+        open=bars[:, OPEN].tolist(),
+        close=bars[:, CLOSE].tolist(),
+        high=bars[:, HIGH].tolist(),
+        low=bars[:, LOW].tolist(),
+        volume=bars[:, VOLUME].tolist(),
+    )

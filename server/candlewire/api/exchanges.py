@@ -7,12 +7,12 @@ import asyncio
 from google.protobuf import empty_pb2
 
 from candlewire.api.auth import client_address
+from candlewire.api import convert
 from candlewire.api.convert import timestamp
-from candlewire.api.v1 import common_pb2, exchange_pb2, exchange_pb2_grpc
+from candlewire.api.v1 import exchange_pb2, exchange_pb2_grpc
 from candlewire.data.exchanges import get_exchange, list_exchanges, list_symbols
 from candlewire.errors import InvalidArgument, PermissionDenied, Unauthenticated, require, with_field_prefix
 
-_TYPES = {"spot": common_pb2.EXCHANGE_TYPE_SPOT, "futures": common_pb2.EXCHANGE_TYPE_FUTURES}
 
 
 def _api_key(record) -> exchange_pb2.ApiKey:
@@ -51,7 +51,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServiceServicer):
                 exchange_pb2.Exchange(
                     id=exchange.id,
                     name=exchange.name,
-                    type=_TYPES[exchange.type],
+                    type=convert.EXCHANGE_TYPES[exchange.type],
                     default_fee=exchange.default_fee,
                     timeframes=exchange.timeframes,
                     supports_live=exchange.supports_live,

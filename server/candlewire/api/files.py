@@ -1,6 +1,7 @@
 """FileService: a session's files as streamed `google.api.HttpBody` chunks (raw files over REST).
 
-Every session has its log; a backtest that succeeded also has the files `reports.FILE_BUILDERS` builds."""
+Every session has its log; a backtest that succeeded also has the files `reports.FILE_BUILDERS` builds,
+a Monte Carlo or significance test that succeeded its chart."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ from google.api import httpbody_pb2
 
 from candlewire.api.v1 import file_pb2, file_pb2_grpc
 from candlewire.backtests.reads import finished_result
-from candlewire.errors import InvalidArgument, Unimplemented, require
+from candlewire.errors import FailedPrecondition, InvalidArgument, require
 from candlewire.files.session_log import log_lines
+from candlewire.montecarlo.charts import monte_carlo_chart_png
 from candlewire.reports import FILE_BUILDERS
+from candlewire.significance.charts import significance_chart_png
 from candlewire.storage import sessions as session_store
 
 CHUNK_BYTES = 64 * 1024
-RESEARCH_KINDS = (file_pb2.FILE_KIND_CHART_MONTE_CARLO_PNG, file_pb2.FILE_KIND_CHART_SIGNIFICANCE_PNG)
+# Research chart → (session kind it belongs to, builder from that session's result).
+RESEARCH_CHARTS = {
+    file_pb2.FILE_KIND_CHART_MONTE_CARLO_PNG: ("monte_carlo", monte_carlo_chart_png),
+    file_pb2.FILE_KIND_CHART_SIGNIFICANCE_PNG: ("significance_test", significance_chart_png),
+}
 # Also what server.py's unimplemented research services name.
 RESEARCH = "research at scale (optimization, Monte Carlo, significance tests)"
 
@@ -48,12 +55,20 @@ class FileServicer(file_pb2_grpc.FileServiceServicer):
         require(violations)
         if request.kind not in file_pb2.FileKind.values():
             raise InvalidArgument("unknown file kind", {"kind": "unknown file kind"})
-        if request.kind in RESEARCH_KINDS:
-            raise Unimplemented(f"{file_pb2.FileKind.Name(request.kind)} files are not available yet: they come with {RESEARCH}")
         record = await asyncio.to_thread(session_store.get_session, self.app.engine, request.session_id)
         if request.kind == file_pb2.FILE_KIND_LOG:
             content_type, filename = "text/plain; charset=utf-8", f"{record.kind}-{record.id}.log"
             chunks = await asyncio.to_thread(lambda: list(_chunks(log_lines(self.app.engine, record.id))))
+        elif request.kind in RESEARCH_CHARTS:
+            kind, build = RESEARCH_CHARTS[request.kind]
+            if record.kind != kind or record.status != "succeeded" or not record.result:
+                raise FailedPrecondition(
+                    f"{file_pb2.FileKind.Name(request.kind)} exists only for a {kind.replace('_', ' ')} that succeeded; "
+                    f"session {record.id} is a {record.status} {record.kind.replace('_', ' ')}"
+                )
+            content_type, filename = "image/png", f"{record.kind}-{record.id}.png"
+            data = await asyncio.to_thread(build, record.result)
+            chunks = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
         else:
             builder = FILE_BUILDERS[file_pb2.FileKind.Name(request.kind).removeprefix("FILE_KIND_").lower()]
             result = finished_result(record)

@@ -6,7 +6,7 @@ from typing import Any
 
 from candlewire.api.convert import timestamp
 from candlewire.api.testing.v1 import test_jobs_pb2
-from candlewire.api.v1 import backtest_pb2, candles_pb2, common_pb2
+from candlewire.api.v1 import backtest_pb2, candles_pb2, common_pb2, monte_carlo_pb2, significance_test_pb2
 
 
 def test_job_result(payload: dict[str, Any]) -> test_jobs_pb2.TestJobResult:
@@ -55,9 +55,55 @@ def backtest_result(payload: dict[str, Any], with_curves: bool = True) -> backte
     return out
 
 
+def monte_carlo_scenario(payload: dict[str, Any]) -> monte_carlo_pb2.MonteCarloScenario:
+    """A partial result {"scenario": {...}} of a Monte Carlo job."""
+    scenario = payload["scenario"]
+    return monte_carlo_pb2.MonteCarloScenario(
+        index=scenario["index"],
+        metrics=metrics(scenario["metrics"]),
+        equity_curve=equity_curve(f"scenario {scenario['index']}", scenario["equity_curve"]),
+    )
+
+
+def monte_carlo_result(payload: dict[str, Any]) -> monte_carlo_pb2.MonteCarloResult:
+    """The final result of a Monte Carlo job. A scenario's partial result (which EventService,
+    reading one field per kind, also hands here) has none of its fields and gives an empty message."""
+    out = monte_carlo_pb2.MonteCarloResult(
+        scenarios_completed=payload.get("scenarios_completed", 0),
+        metrics=[monte_carlo_pb2.MetricDistribution(**distribution) for distribution in payload.get("metrics", ())],
+    )
+    if "original_equity_curve" in payload:
+        out.original_equity_curve.CopyFrom(equity_curve("original", payload["original_equity_curve"]))
+    timestamps = payload.get("curve_timestamps_ms", ())
+    out.scenario_equity_curves.extend(
+        common_pb2.EquityCurve(name=f"scenario {index}", timestamps_ms=timestamps, values=values)
+        for index, values in enumerate(payload.get("scenario_curves", ()))
+    )
+    return out
+
+
+def is_monte_carlo_scenario(payload: dict[str, Any]) -> bool:
+    return "scenario" in payload
+
+
+def significance_test_result(payload: dict[str, Any]) -> significance_test_pb2.SignificanceTestResult:
+    return significance_test_pb2.SignificanceTestResult(
+        p_value=payload["p_value"],
+        observed_mean=payload["observed_mean"],
+        annualized_return=payload["annualized_return"],
+        observations=payload["observations"],
+        warning=payload["warning"],
+        histogram=significance_test_pb2.Histogram(
+            bin_edges=payload["histogram"]["bin_edges"], counts=payload["histogram"]["counts"]
+        ),
+    )
+
+
 # Job kind → (field of Event.payload, builder of the typed result).
 BY_KIND = {
     "test_job": ("test_job_result", test_job_result),
     "candle_import": ("candle_import_result", candle_import_result),
     "backtest": ("backtest_result", backtest_result),
+    "monte_carlo": ("monte_carlo_result", monte_carlo_result),
+    "significance_test": ("significance_test_result", significance_test_result),
 }

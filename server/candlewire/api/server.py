@@ -14,7 +14,9 @@ from candlewire.api.events import EventServicer
 from candlewire.api.exchanges import ExchangeServicer
 from candlewire.api.files import RESEARCH, FileServicer
 from candlewire.api.interceptors import AuthInterceptor, ErrorInterceptor
+from candlewire.api.monte_carlo import MonteCarloServicer
 from candlewire.api.notifications import NotificationServicer
+from candlewire.api.significance_tests import SignificanceTestServicer
 from candlewire.api.strategies import StrategyServicer
 from candlewire.api.system import SystemServicer
 from candlewire.api.test_jobs import TestJobServicer
@@ -85,8 +87,12 @@ def _servicers(app) -> list[tuple[object, object, object]]:
         (FileServicer(app), file_pb2_grpc.add_FileServiceServicer_to_server, _service(file_pb2, "FileService")),
         (BacktestServicer(app), backtest_pb2_grpc.add_BacktestServiceServicer_to_server, _service(backtest_pb2, "BacktestService")),
         later(optimization_pb2_grpc, optimization_pb2, "OptimizationService", RESEARCH),
-        later(monte_carlo_pb2_grpc, monte_carlo_pb2, "MonteCarloService", RESEARCH),
-        later(significance_test_pb2_grpc, significance_test_pb2, "SignificanceTestService", RESEARCH),
+        (MonteCarloServicer(app), monte_carlo_pb2_grpc.add_MonteCarloServiceServicer_to_server, _service(monte_carlo_pb2, "MonteCarloService")),
+        (
+            SignificanceTestServicer(app),
+            significance_test_pb2_grpc.add_SignificanceTestServiceServicer_to_server,
+            _service(significance_test_pb2, "SignificanceTestService"),
+        ),
         later(live_pb2_grpc, live_pb2, "LiveService", LIVE),
         later(lsp_pb2_grpc, lsp_pb2, "LspService", EDITOR),
     ]

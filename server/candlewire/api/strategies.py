@@ -7,7 +7,8 @@ from typing import Any
 
 from google.protobuf import empty_pb2, timestamp_pb2
 
-from candlewire.api.v1 import common_pb2, strategy_pb2, strategy_pb2_grpc
+from candlewire.api import convert
+from candlewire.api.v1 import strategy_pb2, strategy_pb2_grpc
 from candlewire.errors import InvalidArgument
 from candlewire.strategies.diagnostics import declared_hyperparameters, validate_source
 from candlewire.strategies.workspace import MAX_SOURCE_BYTES, StrategyInfo, StrategyWorkspace, validate_name
@@ -31,28 +32,18 @@ def _timestamp(nanoseconds: int) -> timestamp_pb2.Timestamp:
     return out
 
 
-def _value(value: Any, as_float: bool = False) -> common_pb2.HyperparameterValue:
-    if isinstance(value, bool):
-        return common_pb2.HyperparameterValue(bool_value=value)
-    if isinstance(value, int) and not as_float:
-        return common_pb2.HyperparameterValue(int_value=value)
-    if isinstance(value, (int, float)):
-        return common_pb2.HyperparameterValue(float_value=float(value))
-    return common_pb2.HyperparameterValue(string_value=str(value))
-
-
 def _hyperparameter(spec: dict[str, Any]) -> strategy_pb2.HyperparameterSpec:
     as_float = spec["type"] == "float"
     out = strategy_pb2.HyperparameterSpec(
         name=spec["name"],
         type=HYPERPARAMETER_TYPES[spec["type"]],
-        options=[_value(option) for option in spec.get("options", ())],
+        options=[convert.hyperparameter_value(option) for option in spec.get("options", ())],
     )
     for field in ("min", "max", "step"):
         if isinstance(spec.get(field), (int, float)):
             setattr(out, field, float(spec[field]))
     if "default" in spec:
-        out.default.CopyFrom(_value(spec["default"], as_float))
+        out.default.CopyFrom(convert.hyperparameter_value(spec["default"], as_float))
     return out
 
 

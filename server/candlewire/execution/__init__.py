@@ -49,7 +49,7 @@ def executor_for(cores: int = 0, scheduler: str | None = None) -> Executor:
     """A Dask executor when a scheduler address is known, else a local pool of `cores` processes (0: all)."""
     address = dask_scheduler_address(scheduler)
     if address:
-        from candlewire.execution.dask import DaskExecutor
+        from candlewire.execution.dask_cluster import DaskExecutor
 
         return DaskExecutor(address)
     from candlewire.execution.local import LocalExecutor

@@ -39,9 +39,8 @@ class _InProcess:
 
 
 class _Pool:
-    def __init__(self, pool: ProcessPoolExecutor, workers: int):
+    def __init__(self, pool: ProcessPoolExecutor):
         self.pool = pool
-        self.workers = workers
 
     def map_unordered(self, task, items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
         pending = {self.pool.submit(_run_on_worker, task, item): index for index, item in enumerate(items)}
@@ -71,4 +70,4 @@ class LocalExecutor:
         with ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_install_payload, initargs=(payload,)
         ) as pool:
-            yield _Pool(pool, self.workers)
+            yield _Pool(pool)

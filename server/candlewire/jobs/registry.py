@@ -14,6 +14,8 @@ from candlewire.errors import InvalidArgument
 _targets: dict[str, str] = {
     "test_job": "candlewire.jobs.test_job:run",
     "backtest": "candlewire.backtests.job:run",
+    "monte_carlo": "candlewire.montecarlo.job:run",
+    "significance_test": "candlewire.significance.job:run",
 }
 
 

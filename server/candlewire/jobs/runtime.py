@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from candlewire.errors import FailedPrecondition, InvalidArgument, NotFound
+from candlewire.errors import FailedPrecondition, InvalidArgument
 from candlewire.jobs.events import EventRecord, NewEvent, is_terminal_status_event
 from candlewire.jobs.registry import target_of
 from candlewire.settings import Settings

@@ -94,7 +94,8 @@ def _trades_mode(params: dict[str, Any], original: dict[str, Any], ctx: JobConte
         return TradeShuffle(original["trades"], original["starting_balance"], original["start_ms"], original["finish_ms"],
                             original["equity_curve"]["timestamps_ms"], points)
 
-    original_metrics, original_curve = (shuffled := shuffle(CURVE_POINTS)).original()
+    in_original_order = shuffle(CURVE_POINTS)
+    original_metrics, original_curve = in_original_order.original()
     scenarios = shuffle(scenario_curve_points(count))
     timestamps = scenarios.curve_timestamps_ms.tolist()
     metric_rows, curves = [], []
@@ -109,7 +110,7 @@ def _trades_mode(params: dict[str, Any], original: dict[str, Any], ctx: JobConte
         "mode": "trades",
         "scenarios_completed": count,
         "metrics": metric_distributions(list(TRADE_METRICS), original_metrics, np.concatenate(metric_rows), "the order of trades"),
-        "original_equity_curve": {"timestamps_ms": shuffled.curve_timestamps_ms.tolist(), "values": original_curve.tolist()},
+        "original_equity_curve": {"timestamps_ms": in_original_order.curve_timestamps_ms.tolist(), "values": original_curve.tolist()},
         "curve_timestamps_ms": timestamps,
         "scenario_curves": curves,
     }

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from candlewire.crypto import SecretBox, mask
-from candlewire.errors import AlreadyExists, InvalidArgument, NotFound, require
+from candlewire.errors import AlreadyExists, NotFound, require
 from candlewire.storage.models import NotificationChannel as ChannelRow
 from candlewire.storage.models import new_id
 
