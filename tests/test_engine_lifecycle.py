@@ -62,6 +62,31 @@ def test_scale_in_and_partial_exit_fire_their_callbacks():
     assert trade["PNL"] == pytest.approx(40)
 
 
+def test_increased_and_reduced_counts_follow_the_open_position_and_restart_with_the_next_one():
+    seen = []
+
+    class Counter(Strategy):
+        def should_long(self):
+            return self.index in (0, 4)
+
+        def go_long(self):
+            self.buy = 2, self.price
+
+        def update_position(self):
+            seen.append((self.index, self.increased_count, self.reduced_count))
+            if self.index == 1:
+                self.buy = 1, self.price  # differs from the entry (2 at 100): a scale-in
+            elif self.index == 2:
+                self.take_profit = 1, self.price
+            elif self.index == 3:
+                self.liquidate()
+
+    run(Counter, [(100, 100, 100, 100)] + [(110, 110, 110, 110)] * 5)
+    # bar 1 sees the fresh position, bar 2 one scale-in, bar 3 also one partial exit;
+    # the position reopened at bar 4 starts again from zero
+    assert seen == [(1, 0, 0), (2, 1, 0), (3, 1, 1), (5, 0, 0)]
+
+
 @pytest.mark.parametrize("last_price, role", [(110, "take_profit"), (90, "stop_loss")])
 def test_liquidate_exits_through_take_profit_in_profit_else_stop_loss(last_price, role):
     class Exit(Strategy):

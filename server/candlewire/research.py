@@ -67,3 +67,58 @@ def store_candles(candles: np.ndarray, exchange: str, symbol: str, database_url:
         return insert_candles(engine, exchange, symbol, np.asarray(candles, dtype=np.float64))
     finally:
         engine.dispose()
+
+
+def monte_carlo_trades(result: dict, scenarios: int = 1000, seed: int = 0) -> dict:
+    """Monte Carlo on the order of a backtest's closed trades: `result` is what `backtest` returned.
+    Returns per-metric distributions (percentiles, intervals, p-value, verdict) and the curves;
+    see `candlewire.montecarlo.analysis`."""
+    from candlewire.montecarlo.analysis import trades_monte_carlo
+
+    return trades_monte_carlo(result, scenarios, seed)
+
+
+def monte_carlo_candles(
+    config: dict,
+    routes: list[dict],
+    data_routes: list[dict],
+    candles: dict,
+    warmup_candles: dict | None = None,
+    hyperparameters: dict | None = None,
+    *,
+    pipeline: list[dict],
+    batch_length: int = 0,
+    scenarios: int = 100,
+    seed: int = 0,
+    cpu_cores: int = 1,
+) -> dict:
+    """Rerun the backtest on candles rewritten by `pipeline` (steps {"gaussian_noise": {"close_sigma",
+    "wick_sigma"}}, {"returns_resampling": {}}, {"moving_block_bootstrap": {"block_length"}});
+    scenario i draws from seed + i. More than one core needs strategy classes importable by name
+    (worker processes are spawned)."""
+    from candlewire.montecarlo.analysis import candles_monte_carlo
+    from candlewire.montecarlo.scenarios import CandleScenarios
+
+    arrays = {key: entry["candles"] if isinstance(entry, dict) else entry for key, entry in candles.items()}
+    original = run_backtest(config, routes, data_routes, arrays, warmup_candles, hyperparameters)
+    setup = CandleScenarios(config, routes, data_routes, arrays, warmup_candles or {}, hyperparameters, pipeline, batch_length, seed)
+    return candles_monte_carlo(setup, original, scenarios, cpu_cores)
+
+
+def significance_test(
+    config: dict,
+    route: dict,
+    data_routes: list[dict],
+    candles: dict,
+    warmup_candles: dict | None = None,
+    hyperparameters: dict | None = None,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> dict:
+    """Does `route`'s entry signal predict the next bar's return? Records the signal at every bar
+    without trading, then bootstraps its mean detrended return; see `candlewire.significance`."""
+    from candlewire.significance.bootstrap import significance_test as bootstrap_test
+    from candlewire.significance.signals import record_signals
+
+    recorded = record_signals(config, route, data_routes, candles, warmup_candles, hyperparameters)
+    return bootstrap_test(recorded["signals"], recorded["closes"], recorded["bars_per_year"], resamples, seed)

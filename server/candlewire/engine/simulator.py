@@ -77,7 +77,7 @@ class RouteInfo:
 class Route:
     __slots__ = (
         "index", "exchange", "symbol", "timeframe", "minutes", "strategy", "market", "position", "active_orders",
-        "cycle_orders", "trade", "submitted", "charts",
+        "cycle_orders", "trade", "submitted", "charts", "changes",
     )
 
     def __init__(self, index, exchange, symbol, timeframe, minutes, strategy, market, position):
@@ -94,6 +94,8 @@ class Route:
         self.trade: ClosedTrade | None = None
         self.submitted: dict = {}  # intent kind -> the (qty, price) pairs last submitted
         self.charts = RouteCharts()
+        # Increases and reductions of the open position (Jesse's increased_count / reduced_count).
+        self.changes = {"increased": 0, "reduced": 0}
 
 
 class Simulator:
@@ -381,6 +383,7 @@ class Simulator:
     def _on_opened(self, route: Route, order: Order) -> None:
         """Submit the stop-loss / take-profit set in go_long/go_short. One on the wrong side of
         the entry price becomes a market order that is not reduce-only (spec)."""
+        route.changes = {"increased": 0, "reduced": 0}
         strategy = route.strategy
         position = route.position
         long = position.qty > 0
@@ -632,6 +635,7 @@ class Simulator:
         route.strategy.on_close_position(order, trade)
 
     def _after_change(self, route, order, change: str) -> None:
+        route.changes[change] += 1
         if self.logging.get(f"position_{change}"):
             self.log("info", f"{change} {route.position.type} position {route.symbol}: qty {route.position.qty}")
         if self.terminating:

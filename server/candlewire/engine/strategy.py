@@ -433,6 +433,51 @@ class Strategy:
         return False
 
     @property
+    def is_live(self) -> bool:
+        return self.is_livetrading or self.is_papertrading
+
+    @property
+    def increased_count(self) -> int:
+        """How many times the open position was increased (scale-ins) since it opened."""
+        return self._route.changes["increased"]
+
+    @property
+    def reduced_count(self) -> int:
+        """How many times the open position was reduced (partial exits) since it opened."""
+        return self._route.changes["reduced"]
+
+    @property
+    def liquidation_price(self) -> float:
+        return self.position.liquidation_price
+
+    @property
+    def mark_price(self) -> float:
+        # Backtests have no separate mark price: positions are valued at the last trade price.
+        return self.price
+
+    @property
+    def funding_rate(self) -> float:
+        # The engine charges no funding (spec), so strategies see a zero rate.
+        return 0.0
+
+    @property
+    def next_funding_timestamp(self) -> None:
+        return None
+
+    @property
+    def has_long_entry_orders(self) -> bool:
+        return any(o.side == "buy" and o.status == "active" and not o.reduce_only for o in self._route.active_orders)
+
+    @property
+    def has_short_entry_orders(self) -> bool:
+        return any(o.side == "sell" and o.status == "active" and not o.reduce_only for o in self._route.active_orders)
+
+    @property
+    def all_positions(self) -> dict:
+        """Every route's position by symbol."""
+        return {route.symbol: route.position for route in self._sim.routes}
+
+    @property
     def routes(self) -> list:
         return self._sim.route_infos
 

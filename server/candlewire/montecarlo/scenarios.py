@@ -40,7 +40,8 @@ class CandleScenarios:
     pipeline: list[dict[str, Any]]
     batch_length: int
     seed: int
-    curve_columns: np.ndarray  # indices of the equity curve kept for charts
+    # Indices of the equity curve kept for charts; None keeps every point.
+    curve_columns: np.ndarray | None = None
     strategy_sources: dict[str, str] = field(default_factory=dict)
     strategies_root: str = ""
 
@@ -51,6 +52,7 @@ class CandleScenarios:
             load = snapshot_loader(self.strategy_sources, Path(self.strategies_root))
             routes = [{**route, "strategy": strategy_class(load, route)} for route in routes]
         config = {**self.config, "logging": dict.fromkeys(DEFAULT_LOGGING, False)}
+        columns = slice(None) if self.curve_columns is None else self.curve_columns
 
         def run(index: int) -> dict[str, Any]:
             rng = scenario_rng(self.seed, index)
@@ -59,7 +61,7 @@ class CandleScenarios:
             return {
                 "index": index,
                 "metrics": {name: result["metrics"][name] for name in CANDLE_METRICS},
-                "curve": np.asarray(result["equity_curve"]["values"])[self.curve_columns].tolist(),
+                "curve": np.asarray(result["equity_curve"]["values"])[columns].tolist(),
             }
 
         return run

@@ -46,7 +46,7 @@ def record_signals(
     config: dict,
     route: dict,
     data_routes: list[dict],
-    candles: dict,
+    candles: dict,  # as run_backtest takes them: key -> array or {"candles": array, ...}
     warmup_candles: dict | None = None,
     hyperparameters: dict | None = None,
     *,
@@ -67,7 +67,8 @@ def record_signals(
         on_progress=on_progress,
     )
     minutes = timeframe_minutes(route["timeframe"])
-    bars = aggregate(candles[f"{route['exchange']}-{route['symbol']}"], minutes)
+    entry = candles[f"{route['exchange']}-{route['symbol']}"]
+    bars = aggregate(entry["candles"] if isinstance(entry, dict) else entry, minutes)
     close_times = bars[:, TIMESTAMP].astype(np.int64) + minutes * MINUTE_MS
     signals = np.zeros(len(bars))
     if times:

@@ -1,0 +1,61 @@
+"""The research API's Monte Carlo and significance test on the golden backtest (in process)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import golden
+from candlewire import research
+from candlewire.montecarlo.scenarios import CANDLE_METRICS
+from candlewire.montecarlo.trades import TRADE_METRICS
+
+PIPELINE = [{"gaussian_noise": {"close_sigma": 0.001, "wick_sigma": 0.001}}, {"moving_block_bootstrap": {"block_length": 60}}]
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    candles, warm_up = golden.engine_inputs(golden.candles())
+    routes = [{"exchange": golden.EXCHANGE, "symbol": golden.SYMBOL, "timeframe": golden.TIMEFRAME, "strategy": golden.strategy_class()}]
+    return golden.research_config(), routes, candles, warm_up
+
+
+@pytest.fixture(scope="module")
+def original(inputs):
+    config, routes, candles, warm_up = inputs
+    return research.backtest(config, routes, [], candles, warm_up)
+
+
+def test_trades_mode_is_reproducible_and_keeps_the_total_return(original):
+    result = research.monte_carlo_trades(original, scenarios=200, seed=42)
+
+    assert result == research.monte_carlo_trades(original, scenarios=200, seed=42)
+    assert result["scenarios_completed"] == 200 and len(result["scenario_curves"]) == 200
+    assert [entry["name"] for entry in result["metrics"]] == list(TRADE_METRICS)
+    total = result["metrics"][0]
+    assert total["p_value"] == 1.0 and "does not apply" in total["verdict"]
+    assert total["original"] == pytest.approx(sum(t["PNL"] for t in original["trades"]) / 10_000 * 100)
+    assert all(len(curve) == len(result["curve_timestamps_ms"]) <= 500 for curve in result["scenario_curves"])
+
+
+def test_candles_mode_reruns_the_backtest_per_seeded_scenario(inputs, original):
+    config, routes, candles, warm_up = inputs
+    run = lambda: research.monte_carlo_candles(config, routes, [], candles, warm_up, pipeline=PIPELINE, batch_length=1440, scenarios=3, seed=5)  # noqa: E731
+    result = run()
+
+    assert result == run()
+    assert [entry["name"] for entry in result["metrics"]] == list(CANDLE_METRICS)
+    by_name = {entry["name"]: entry for entry in result["metrics"]}
+    assert by_name["total"]["original"] == len(original["trades"])
+    assert by_name["net_profit_percentage"]["original"] == pytest.approx(original["metrics"]["net_profit_percentage"])
+    curves = np.array(result["scenario_curves"])
+    assert curves.shape == (3, len(result["curve_timestamps_ms"])) and not np.allclose(curves[0], curves[1])
+
+
+def test_significance_test_of_the_golden_route(inputs):
+    config, routes, candles, warm_up = inputs
+    result = research.significance_test(config, routes[0], [], candles, warm_up, resamples=500, seed=1)
+
+    assert result == research.significance_test(config, routes[0], [], candles, warm_up, resamples=500, seed=1)
+    assert 0 < result["p_value"] <= 1 and result["observations"] > 0
+    assert sum(result["histogram"]["counts"]) == 500
