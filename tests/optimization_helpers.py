@@ -18,6 +18,11 @@ FRAGILE_SOURCE = golden.STRATEGY_SOURCE.replace(
     "    def should_long(self):\n        if self.hp['fast'] > 30:\n            raise ValueError('fast too large')\n",
 )
 
+# Takes ~0.6 s a trial, so a test can kill a worker while trials are on it.
+SLOW_SOURCE = "import time\n" + golden.STRATEGY_SOURCE.replace(
+    "    def should_long(self):\n", "    def before(self):\n        time.sleep(0.002)\n\n    def should_long(self):\n"
+)
+
 
 @dataclass
 class RecordingContext:

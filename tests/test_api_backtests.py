@@ -226,9 +226,10 @@ def test_every_file_kind_downloads(client, rest, grpc_run, expected):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert response.content == download(client, session_id, file_pb2.FILE_KIND_TRADES_CSV)[1]
 
+    # Research charts belong to research sessions, not to the backtest they started from.
     for kind in (file_pb2.FILE_KIND_CHART_MONTE_CARLO_PNG, file_pb2.FILE_KIND_CHART_SIGNIFICANCE_PNG):
         error = rpc_error(lambda: download(client, session_id, kind))
-        assert error.code() == grpc.StatusCode.UNIMPLEMENTED and "Monte Carlo" in error.details()
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "backtest" in error.details()
 
 
 def test_start_and_watch_over_rest(rest, stored, expected):

@@ -1,6 +1,6 @@
 """MonteCarloService end to end against a real server (SQLite and PostgreSQL): a trades-mode run from a
 finished backtest with its scenario stream, Get, List, the PNG over gRPC and REST, a small candles-mode
-run from routes and a period, and bad input that stores nothing."""
+run from routes and a period, `candlewire monte-carlo`, and bad input that stores nothing."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import golden
 from candlewire_client import events as each_event, field_violations
 from candlewire_client.v1 import backtest_pb2, candles_pb2, common_pb2, file_pb2, monte_carlo_pb2
 from e2e_helpers import rpc_error
+from server_process import PASSWORD
 from test_api_backtests import params as backtest_params
 from test_api_backtests import store_strategy
+from test_cli import Cli, succeeded
 
 MC = monte_carlo_pb2
 SCENARIOS = 40
@@ -130,3 +132,10 @@ def test_bad_requests_are_invalid_argument_and_store_nothing(client, backtest_id
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in field_violations(error), field_violations(error)
     assert monte_carlo_count(client) == before
+
+
+def test_cli_prints_a_statistics_table(server, backtest_id, tmp_path):
+    cli = Cli(server, tmp_path / "xdg")
+    succeeded(cli("login", "--password", PASSWORD))
+    printed = succeeded(cli("monte-carlo", "--backtest-id", backtest_id, "--scenarios", "20", "--seed", "1")).stdout
+    assert "20 scenarios" in printed and "sharpe_ratio" in printed and "does not apply" in printed

@@ -40,19 +40,19 @@ def stored(client):
 
 
 @pytest.fixture(scope="module")
-def test_run(client, stored):
+def finished_test(client, stored):
     return list(each_event(client.significance_tests.RunSignificanceTest(start_request(**valid_params()), timeout=120)))
 
 
-def test_count(client) -> int:
+def significance_test_count(client) -> int:
     return len(client.significance_tests.ListSignificanceTests(ST.ListSignificanceTestsRequest(page_size=1000)).significance_tests)
 
 
-def test_run_streams_progress_and_a_result_matching_research(client, test_run):
-    assert test_run[0].session.kind == common_pb2.SESSION_KIND_SIGNIFICANCE_TEST
-    assert test_run[-1].session.status == common_pb2.SESSION_STATUS_SUCCEEDED, test_run[-1].session.error.message
-    assert any(event.HasField("progress") for event in test_run)
-    (result,) = [event.result for event in test_run if event.HasField("result")]
+def test_run_streams_progress_and_a_result_matching_research(client, finished_test):
+    assert finished_test[0].session.kind == common_pb2.SESSION_KIND_SIGNIFICANCE_TEST
+    assert finished_test[-1].session.status == common_pb2.SESSION_STATUS_SUCCEEDED, finished_test[-1].session.error.message
+    assert any(event.HasField("progress") for event in finished_test)
+    (result,) = [event.result for event in finished_test if event.HasField("result")]
 
     candles, warm_up = golden.engine_inputs(golden.candles())
     expected = research.significance_test(
@@ -64,12 +64,12 @@ def test_run_streams_progress_and_a_result_matching_research(client, test_run):
     assert result.warning == expected["warning"]
     assert list(result.histogram.counts) == expected["histogram"]["counts"] and sum(result.histogram.counts) == 500
 
-    got = client.significance_tests.GetSignificanceTest(ST.GetSignificanceTestRequest(id=test_run[0].session.id))
+    got = client.significance_tests.GetSignificanceTest(ST.GetSignificanceTestRequest(id=finished_test[0].session.id))
     assert got.result == result and got.params.route.strategy == golden.STRATEGY and got.params.resamples == 500
 
 
-def test_histogram_png_over_grpc_and_rest(client, rest, test_run):
-    session_id = test_run[0].session.id
+def test_histogram_png_over_grpc_and_rest(client, rest, finished_test):
+    session_id = finished_test[0].session.id
     chunks = list(client.files.DownloadFile(
         file_pb2.DownloadFileRequest(session_id=session_id, kind=file_pb2.FILE_KIND_CHART_SIGNIFICANCE_PNG), timeout=60))
     data = b"".join(chunk.data for chunk in chunks)
@@ -90,8 +90,8 @@ def test_histogram_png_over_grpc_and_rest(client, rest, test_run):
 )
 def test_bad_requests_are_invalid_argument_and_store_nothing(client, stored, changes, field):
     params = {key: value for key, value in valid_params(**changes).items() if value is not None}
-    before = test_count(client)
+    before = significance_test_count(client)
     error = rpc_error(lambda: client.significance_tests.StartSignificanceTest(start_request(**params)))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in field_violations(error), field_violations(error)
-    assert test_count(client) == before
+    assert significance_test_count(client) == before

@@ -7,7 +7,7 @@ import pytest
 
 import golden
 from candlewire import research
-from candlewire.montecarlo.scenarios import CANDLE_METRICS
+from candlewire.montecarlo.scenarios import CANDLE_METRICS, CandleScenarios, run_scenarios
 from candlewire.montecarlo.trades import TRADE_METRICS
 
 PIPELINE = [{"gaussian_noise": {"close_sigma": 0.001, "wick_sigma": 0.001}}, {"moving_block_bootstrap": {"block_length": 60}}]
@@ -59,3 +59,16 @@ def test_significance_test_of_the_golden_route(inputs):
     assert result == research.significance_test(config, routes[0], [], candles, warm_up, resamples=500, seed=1)
     assert 0 < result["p_value"] <= 1 and result["observations"] > 0
     assert sum(result["histogram"]["counts"]) == 500
+
+
+def test_pool_of_worker_processes_gives_the_same_scenarios_as_one_process(inputs, tmp_path):
+    config, routes, candles, warm_up = inputs
+    setup = CandleScenarios(
+        config, [{**routes[0], "strategy": golden.STRATEGY}], [], candles, warm_up, None, PIPELINE, 1440, seed=9,
+        strategy_sources={golden.STRATEGY: golden.STRATEGY_SOURCE}, strategies_root=str(tmp_path),
+    )
+    in_process = sorted(run_scenarios(setup, [0, 1, 2], cpu_cores=1), key=lambda summary: summary["index"])
+    pooled = sorted(run_scenarios(setup, [0, 1, 2], cpu_cores=2), key=lambda summary: summary["index"])
+    assert pooled == in_process
+    # Scenario 2 alone is scenario 2 of the whole run.
+    assert list(run_scenarios(setup, [2], cpu_cores=1)) == [in_process[2]]

@@ -206,3 +206,26 @@ def test_study_lives_in_its_own_postgresql_schema(tmp_path):
             storage_for(url).engine.dispose()
             storage_for.cache_clear()
             engine.dispose()
+
+
+def test_research_optimize_on_arrays_matches_the_job(sqlite_setup):
+    from candlewire import research
+
+    params = resolve(sqlite_setup, trials=6)
+    from_job, _ = run_job(sqlite_setup, params)
+    rows = golden.candles()
+    key = f"{golden.EXCHANGE}-{golden.SYMBOL}"
+
+    def period(start, finish):
+        times = rows[:, 0]
+        warm_from = start - golden.WARM_UP_CANDLES * 15 * 60_000
+        return {key: rows[(times >= start) & (times < finish)]}, {key: rows[(times >= warm_from) & (times < start)]}
+
+    training, training_warm = period(params["training"]["start_ms"], params["training"]["finish_ms"])
+    testing, testing_warm = period(params["testing"]["start_ms"], params["testing"]["finish_ms"])
+    routes = [{"exchange": golden.EXCHANGE, "symbol": golden.SYMBOL, "timeframe": golden.TIMEFRAME, "strategy": golden.strategy_class()}]
+    result = research.optimize(
+        golden.research_config(), routes, [], training, testing, training_warm, testing_warm,
+        trials=6, seed=7, optimal_total_trades=10,
+    )
+    assert result == from_job

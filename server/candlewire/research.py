@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 
 from candlewire.engine.backtest import run_backtest
@@ -94,8 +96,8 @@ def monte_carlo_candles(
 ) -> dict:
     """Rerun the backtest on candles rewritten by `pipeline` (steps {"gaussian_noise": {"close_sigma",
     "wick_sigma"}}, {"returns_resampling": {}}, {"moving_block_bootstrap": {"block_length"}});
-    scenario i draws from seed + i. More than one core needs strategy classes importable by name
-    (worker processes are spawned)."""
+    scenario i draws from seed + i. More than one core needs strategy classes that pickle by
+    reference (importable by name): scenarios then run in other processes."""
     from candlewire.montecarlo.analysis import candles_monte_carlo
     from candlewire.montecarlo.scenarios import CandleScenarios
 
@@ -122,3 +124,65 @@ def significance_test(
 
     recorded = record_signals(config, route, data_routes, candles, warmup_candles, hyperparameters)
     return bootstrap_test(recorded["signals"], recorded["closes"], recorded["bars_per_year"], resamples, seed)
+
+
+def optimize(
+    config: dict,
+    routes: list[dict],
+    data_routes: list[dict],
+    training_candles: dict,
+    testing_candles: dict,
+    training_warmup_candles: dict | None = None,
+    testing_warmup_candles: dict | None = None,
+    trials: int = 100,
+    objective: str = "sharpe",
+    objective_weights: dict | None = None,
+    optimal_total_trades: int = 0,
+    seed: int = 0,
+    cpu_cores: int = 1,
+    sampler: str = "tpe",
+    multi_objective: bool = False,
+    scheduler: str | None = None,
+) -> dict:
+    """Search the hyperparameters of `routes[0]["strategy"]` (a Strategy class) on the training candles,
+    checking each trial on the testing candles; returns {trials_completed, candidates, objective_curve}
+    (candidates ranked by training score, each with params, dna, training and testing metrics).
+
+    The study lives in memory. `cpu_cores` trials run at once (and form one ask/tell batch, so a seed
+    reproduces only with the same `cpu_cores`); with more than one, the strategy class must be importable
+    by the worker processes (defined in a module, not in the notebook). `scheduler` (or
+    CANDLEWIRE_DASK_SCHEDULER) runs the trials on a Dask cluster instead."""
+    import optuna
+
+    from candlewire.execution import executor_for
+    from candlewire.optimization.scoring import Scoring
+    from candlewire.optimization.search import SearchPlan, run_search
+    from candlewire.optimization.space import normalized
+    from candlewire.optimization.study import summary
+    from candlewire.optimization.trial import TrialSetup
+
+    plan = SearchPlan(
+        space=normalized(routes[0]["strategy"]().hyperparameters()),
+        trials=trials,
+        batch_size=max(1, cpu_cores),
+        seed=seed,
+        sampler=sampler,
+        scoring=Scoring(objective, dict(objective_weights or {}), optimal_total_trades),
+        multi_objective=multi_objective,
+    )
+    setup = TrialSetup(
+        token=uuid.uuid4().hex,
+        config=config,
+        routes=routes,
+        data_routes=data_routes,
+        strategy_sources={},
+        strategies_root="",
+        candles={
+            "training": (training_candles, training_warmup_candles or {}),
+            "testing": (testing_candles, testing_warmup_candles or {}),
+        },
+    )
+    study = optuna.create_study(directions=["maximize"] * plan.objectives)
+    with executor_for(cpu_cores, scheduler).share(setup) as shared:
+        run_search(study, plan, shared, lambda report, done, best: None)
+    return summary(study)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from candlewire.api.convert import timestamp
+from candlewire.api.convert import hyperparameter_value, timestamp
 from candlewire.api.testing.v1 import test_jobs_pb2
-from candlewire.api.v1 import backtest_pb2, candles_pb2, common_pb2, monte_carlo_pb2, significance_test_pb2
+from candlewire.api.v1 import backtest_pb2, candles_pb2, common_pb2, optimization_pb2, monte_carlo_pb2, significance_test_pb2
 
 
 def test_job_result(payload: dict[str, Any]) -> test_jobs_pb2.TestJobResult:
@@ -99,6 +99,54 @@ def significance_test_result(payload: dict[str, Any]) -> significance_test_pb2.S
     )
 
 
+def hyperparameter_values(params: dict[str, Any]) -> dict[str, common_pb2.HyperparameterValue]:
+    return {name: hyperparameter_value(value) for name, value in params.items()}
+
+
+TRIAL_STATES = {"complete": optimization_pb2.TRIAL_STATE_COMPLETE, "failed": optimization_pb2.TRIAL_STATE_FAILED}
+
+
+def is_optimization_trial(payload: dict[str, Any]) -> bool:
+    return "trial" in payload
+
+
+def optimization_trial(report: dict[str, Any]) -> optimization_pb2.OptimizationTrial:
+    return optimization_pb2.OptimizationTrial(
+        number=report["number"],
+        state=TRIAL_STATES[report["state"]],
+        params=hyperparameter_values(report["params"]),
+        dna=report["dna"],
+        score=report["score"],
+        scores=report["scores"],
+        training_metrics=metrics(report["training_metrics"]),
+    )
+
+
+def optimization_result(payload: dict[str, Any]) -> optimization_pb2.OptimizationResult:
+    """The summary of an optimization. A trial's partial result (`{"trial": …}`, which EventService,
+    reading one field per kind, also hands here) has none of its fields and gives an empty message."""
+    curve = payload.get("objective_curve") or {}
+    return optimization_pb2.OptimizationResult(
+        trials_completed=payload.get("trials_completed", 0),
+        candidates=[
+            optimization_pb2.OptimizationCandidate(
+                rank=candidate["rank"],
+                params=hyperparameter_values(candidate["params"]),
+                dna=candidate["dna"],
+                score=candidate["score"],
+                training_metrics=metrics(candidate["training_metrics"]),
+                testing_metrics=metrics(candidate["testing_metrics"]),
+            )
+            for candidate in payload.get("candidates") or ()
+        ],
+        objective_curve=optimization_pb2.ObjectiveCurve(
+            trial_numbers=curve.get("trial_numbers", ()),
+            scores=curve.get("scores", ()),
+            best_scores=curve.get("best_scores", ()),
+        ),
+    )
+
+
 # Job kind → (field of Event.payload, builder of the typed result).
 BY_KIND = {
     "test_job": ("test_job_result", test_job_result),
@@ -106,4 +154,5 @@ BY_KIND = {
     "backtest": ("backtest_result", backtest_result),
     "monte_carlo": ("monte_carlo_result", monte_carlo_result),
     "significance_test": ("significance_test_result", significance_test_result),
+    "optimization": ("optimization_result", optimization_result),
 }

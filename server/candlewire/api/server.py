@@ -12,10 +12,11 @@ from candlewire.api.candles import CandlesServicer
 from candlewire.api.config import ConfigServicer
 from candlewire.api.events import EventServicer
 from candlewire.api.exchanges import ExchangeServicer
-from candlewire.api.files import RESEARCH, FileServicer
+from candlewire.api.files import FileServicer
 from candlewire.api.interceptors import AuthInterceptor, ErrorInterceptor
 from candlewire.api.monte_carlo import MonteCarloServicer
 from candlewire.api.notifications import NotificationServicer
+from candlewire.api.optimizations import OptimizationServicer
 from candlewire.api.significance_tests import SignificanceTestServicer
 from candlewire.api.strategies import StrategyServicer
 from candlewire.api.system import SystemServicer
@@ -86,7 +87,7 @@ def _servicers(app) -> list[tuple[object, object, object]]:
         ),
         (FileServicer(app), file_pb2_grpc.add_FileServiceServicer_to_server, _service(file_pb2, "FileService")),
         (BacktestServicer(app), backtest_pb2_grpc.add_BacktestServiceServicer_to_server, _service(backtest_pb2, "BacktestService")),
-        later(optimization_pb2_grpc, optimization_pb2, "OptimizationService", RESEARCH),
+        (OptimizationServicer(app), optimization_pb2_grpc.add_OptimizationServiceServicer_to_server, _service(optimization_pb2, "OptimizationService")),
         (MonteCarloServicer(app), monte_carlo_pb2_grpc.add_MonteCarloServiceServicer_to_server, _service(monte_carlo_pb2, "MonteCarloService")),
         (
             SignificanceTestServicer(app),

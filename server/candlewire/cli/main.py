@@ -15,7 +15,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from candlewire_client import Client, events, field_violations
-from candlewire_client.v1 import backtest_pb2, candles_pb2, common_pb2, config_pb2, strategy_pb2, system_pb2
+from candlewire_client.v1 import (
+    backtest_pb2,
+    candles_pb2,
+    common_pb2,
+    config_pb2,
+    monte_carlo_pb2,
+    optimization_pb2,
+    strategy_pb2,
+    system_pb2,
+)
 
 from candlewire.cli.session import connect, server_address, store_token
 
@@ -214,9 +223,91 @@ def _backtest(args) -> None:
     console.print(table)
 
 
+def _candle_pipeline(args) -> list[monte_carlo_pb2.CandlePipelineStep]:
+    """Steps in a fixed order: noise, then resampling, then block bootstrap."""
+    steps = []
+    if args.noise:
+        close_sigma, _, wick_sigma = args.noise.partition(",")
+        steps.append(monte_carlo_pb2.CandlePipelineStep(
+            gaussian_noise=monte_carlo_pb2.GaussianNoise(close_sigma=float(close_sigma), wick_sigma=float(wick_sigma or close_sigma))
+        ))
+    if args.resample:
+        steps.append(monte_carlo_pb2.CandlePipelineStep(returns_resampling=monte_carlo_pb2.ReturnsResampling()))
+    if args.block_length:
+        steps.append(monte_carlo_pb2.CandlePipelineStep(
+            moving_block_bootstrap=monte_carlo_pb2.MovingBlockBootstrap(block_length=args.block_length)
+        ))
+    return steps
+
+
+def _monte_carlo(args) -> None:
+    params = monte_carlo_pb2.MonteCarloParams(
+        mode=monte_carlo_pb2.MONTE_CARLO_MODE_CANDLES if args.mode == "candles" else monte_carlo_pb2.MONTE_CARLO_MODE_TRADES,
+        candle_pipeline=_candle_pipeline(args),
+        batch_length=args.batch_length,
+        scenarios=args.scenarios,
+        seed=args.seed,
+        cpu_cores=args.cores,
+    )
+    if args.backtest_id:
+        params.backtest_id = args.backtest_id
+    else:
+        params.backtest.CopyFrom(backtest_pb2.BacktestParams(
+            routes=[common_pb2.Route(**_fields(route, ("exchange", "symbol", "timeframe", "strategy"), "--route")) for route in args.route],
+            start_date=_date(args.start) if args.start else None,
+            finish_date=_date(args.finish) if args.finish else None,
+        ))
+    request = monte_carlo_pb2.StartMonteCarloRequest(title=args.title, params=params)
+    with connect(server_address(args.server)) as client:
+        result = follow(client.monte_carlo.RunMonteCarlo(request), f"Monte Carlo ({args.mode})")
+    if result is None:
+        sys.exit(1)
+    table = Table("metric", "original", "p5", "median", "p95", "95% interval", "p-value", "verdict",
+                  title=f"{result.scenarios_completed} scenarios")
+    for metric in result.metrics:
+        table.add_row(metric.name, f"{metric.original:,.4f}", f"{metric.p5:,.4f}", f"{metric.p50:,.4f}", f"{metric.p95:,.4f}",
+                      f"[{metric.ci95_low:,.4f}, {metric.ci95_high:,.4f}]", f"{metric.p_value:.3f}", metric.verdict)
+    console.print(table)
+
+
+def _optimize(args) -> None:
+    params = optimization_pb2.OptimizationParams(
+        routes=[common_pb2.Route(**_fields(route, ("exchange", "symbol", "timeframe", "strategy"), "--route")) for route in args.route],
+        data_routes=[common_pb2.DataRoute(**_fields(route, ("exchange", "symbol", "timeframe"), "--data-route")) for route in args.data_route],
+        training_start_date=_date(args.training_start),
+        training_finish_date=_date(args.training_finish),
+        testing_start_date=_date(args.testing_start),
+        testing_finish_date=_date(args.testing_finish),
+        trials=args.trials,
+        objective=optimization_pb2.Objective.Value(f"OBJECTIVE_{args.objective.upper()}"),
+        optimal_total_trades=args.optimal_trades,
+        seed=args.seed,
+        cpu_cores=args.cores,
+        sampler=optimization_pb2.Sampler.Value(f"SAMPLER_{args.sampler.upper()}"),
+        multi_objective=args.multi_objective,
+    )
+    request = optimization_pb2.StartOptimizationRequest(title=args.title, params=params)
+    with connect(server_address(args.server)) as client:
+        result = follow(client.optimizations.RunOptimization(request), "optimizing")
+    if result is None:
+        sys.exit(1)
+    table = Table("rank", "score", "hyperparameters", "DNA", "trades", "training sharpe", "testing sharpe",
+                  "testing net profit %", title=f"best of {result.trials_completed} trials")
+    for candidate in result.candidates:
+        values = ", ".join(
+            f"{name}={getattr(value, value.WhichOneof('value'))}" for name, value in sorted(candidate.params.items())
+        )
+        table.add_row(str(candidate.rank), f"{candidate.score:,.4f}", values, candidate.dna, str(candidate.training_metrics.total),
+                      f"{candidate.training_metrics.sharpe_ratio:,.3f}", f"{candidate.testing_metrics.sharpe_ratio:,.3f}",
+                      f"{candidate.testing_metrics.net_profit_percentage:,.2f}")
+    console.print(table)
+
+
 def follow(batches, label: str):
-    """Show a session's event stream as a progress bar plus its log lines; return the typed result."""
+    """Show a session's event stream as a progress bar plus its log lines (and the best score so far
+    of an optimization's trials); return the typed result."""
     result = None
+    best = None
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task(label, total=None)
@@ -228,6 +319,9 @@ def follow(batches, label: str):
                 bar.console.print(f"[dim]{event.log.time.ToDatetime(tzinfo=timezone.utc):%H:%M:%S}[/] {event.log.text}")
             elif which == "result":
                 result = event.result
+            elif which == "trial" and event.trial.state == optimization_pb2.TRIAL_STATE_COMPLETE:
+                best = event.trial.score if best is None else max(best, event.trial.score)
+                bar.update(task, description=f"{label} (best score {best:,.4f})")
             elif which == "session":
                 status = common_pb2.SessionStatus.Name(event.session.status).removeprefix("SESSION_STATUS_")
                 bar.update(task, description=f"{label} [{status.lower()}]")
@@ -295,6 +389,38 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_argument("--finish", required=True, help="YYYY-MM-DD (exclusive)")
     backtest.add_argument("--hp", action="append", default=[], help="hyperparameter override name=value (repeatable)")
     backtest.add_argument("--title", default="")
+
+    monte_carlo = client_command("monte-carlo", _monte_carlo, "stress a backtest with Monte Carlo scenarios and print the statistics")
+    monte_carlo.add_argument("--backtest-id", help="a finished backtest to start from (or give --route, --start, --finish)")
+    monte_carlo.add_argument("--route", action="append", default=[], help="exchange:symbol:timeframe:Strategy (repeatable)")
+    monte_carlo.add_argument("--start", help="YYYY-MM-DD")
+    monte_carlo.add_argument("--finish", help="YYYY-MM-DD (exclusive)")
+    monte_carlo.add_argument("--mode", choices=("trades", "candles"), default="trades")
+    monte_carlo.add_argument("--scenarios", type=int, default=1000)
+    monte_carlo.add_argument("--seed", type=int, default=0)
+    monte_carlo.add_argument("--noise", help="candles mode: Gaussian noise CLOSE_SIGMA[,WICK_SIGMA], e.g. 0.001")
+    monte_carlo.add_argument("--resample", action="store_true", help="candles mode: Gaussian resampling of returns")
+    monte_carlo.add_argument("--block-length", type=int, default=0, help="candles mode: moving-block bootstrap block length")
+    monte_carlo.add_argument("--batch-length", type=int, default=0, help="candles mode: candles per batch (0: whole period)")
+    monte_carlo.add_argument("--cores", type=int, default=0, help="worker processes (0: all cores)")
+    monte_carlo.add_argument("--title", default="")
+
+    optimize = client_command("optimize", _optimize, "search a strategy's hyperparameters and print the best candidates")
+    optimize.add_argument("--route", action="append", required=True, help="exchange:symbol:timeframe:Strategy (the first is optimized)")
+    optimize.add_argument("--data-route", action="append", default=[], help="exchange:symbol:timeframe (repeatable)")
+    optimize.add_argument("--training-start", required=True, help="YYYY-MM-DD")
+    optimize.add_argument("--training-finish", required=True, help="YYYY-MM-DD (exclusive)")
+    optimize.add_argument("--testing-start", required=True, help="YYYY-MM-DD")
+    optimize.add_argument("--testing-finish", required=True, help="YYYY-MM-DD (exclusive)")
+    optimize.add_argument("--trials", type=int, default=100)
+    optimize.add_argument("--objective", default="sharpe",
+                          choices=("sharpe", "calmar", "sortino", "omega", "serenity", "smart_sharpe", "smart_sortino", "net_profit"))
+    optimize.add_argument("--optimal-trades", type=int, default=0, help="trade count below which scores are penalized")
+    optimize.add_argument("--sampler", default="tpe", choices=("tpe", "random", "cma_es", "nsga_ii"))
+    optimize.add_argument("--multi-objective", action="store_true", help="Pareto front of training and testing scores")
+    optimize.add_argument("--seed", type=int, default=0)
+    optimize.add_argument("--cores", type=int, default=0, help="trials at once (0: all cores); also the ask/tell batch size")
+    optimize.add_argument("--title", default="")
     return root
 
 

@@ -46,7 +46,7 @@ class DaskExecutor:
     def share(self, payload: Any) -> Iterator[_Scattered]:
         from distributed import Client
 
-        with Client(self.scheduler_address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False) as client:
+        with Client(self.scheduler_address, timeout=CONNECT_TIMEOUT_SECONDS) as client:
             # A list, so the payload travels as one object (a dict would be scattered value by value).
             [payload_future] = client.scatter([payload], broadcast=True)
             try:

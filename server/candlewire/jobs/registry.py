@@ -16,6 +16,7 @@ _targets: dict[str, str] = {
     "backtest": "candlewire.backtests.job:run",
     "monte_carlo": "candlewire.montecarlo.job:run",
     "significance_test": "candlewire.significance.job:run",
+    "optimization": "candlewire.optimization.job:run",
 }
 
 

@@ -1,17 +1,15 @@
-"""Candles-mode scenarios: the full backtest rerun on transformed candles, in a process pool.
+"""Candles-mode scenarios: the full backtest rerun on transformed candles, on the research executor.
 
-`CandleScenarios` holds everything a scenario needs and is shipped to each worker process once
-(the pool's initializer), so the candles cross the process boundary once per worker rather than
-once per scenario. A scenario returns its CANDLE_METRICS and its downsampled equity curve values
-(every scenario shares the original's curve timestamps: same period, same daily samples).
+`CandleScenarios` holds everything a scenario needs and is the executor's shared payload, so the
+candles reach each worker once rather than once per scenario. A scenario returns its
+CANDLE_METRICS and its downsampled equity curve values (every scenario shares the original's
+curve timestamps: same period, same daily samples).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import numpy as np
 from candlewire.backtests.job import _strategy_class as strategy_class
 from candlewire.backtests.loader import snapshot_loader
 from candlewire.engine.backtest import DEFAULT_LOGGING, run_backtest
+from candlewire.execution import executor_for
 from candlewire.montecarlo.candles import scenario_rng, transform_candles
 
 CANDLE_METRICS = (
@@ -68,33 +67,20 @@ class CandleScenarios:
 
 
 def run_scenarios(setup: CandleScenarios, indices: Iterable[int], cpu_cores: int = 0) -> Iterator[dict[str, Any]]:
-    """Each scenario's summary as it finishes (any order). cpu_cores 0 uses every core; 1 runs
-    here, in this process."""
+    """Each scenario's summary as it finishes (any order), on `execution.executor_for(cpu_cores)`:
+    a Dask cluster when one is configured, else a local pool (0: every core; 1: this process)."""
     indices = list(indices)
-    workers = min(cpu_cores or os.cpu_count() or 1, len(indices))
-    if workers <= 1:
-        run = setup.runner()
-        for index in indices:
-            yield run(index)
-        return
-    # spawn: the job process runs an event-flushing thread, which fork would copy mid-flight.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=(setup,)) as pool:
-        pending: set[Future] = {pool.submit(_run_in_worker, index) for index in indices}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
+    with executor_for(min(cpu_cores or os.cpu_count() or 1, len(indices))).share(setup) as shared:
+        for _, summary in shared.map_unordered(run_scenario, indices):
+            yield summary
 
 
-_worker_run: Callable[[int], dict[str, Any]] | None = None
+# The runner built for the payload a worker holds: strategies load once per worker, not per scenario.
+_runner_of: tuple[CandleScenarios, Callable[[int], dict[str, Any]]] | None = None
 
 
-def _start_worker(setup: CandleScenarios) -> None:
-    global _worker_run
-    _worker_run = setup.runner()
-
-
-def _run_in_worker(index: int) -> dict[str, Any]:
-    assert _worker_run is not None
-    return _worker_run(index)
+def run_scenario(setup: CandleScenarios, index: int) -> dict[str, Any]:
+    global _runner_of
+    if _runner_of is None or _runner_of[0] is not setup:
+        _runner_of = (setup, setup.runner())
+    return _runner_of[1](index)

@@ -16,6 +16,7 @@ become `training_…`/`testing_…` here. Recorded params:
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -124,3 +125,27 @@ def _objective(request: dict[str, Any], violations: dict[str, str]) -> tuple[str
     if objective == WEIGHTED and not request.get("objective_weights"):
         violations["objective_weights"] = "a weighted objective needs at least one weight"
     return objective, weights
+
+
+def candidate_backtest_request(params: dict[str, Any], candidate: dict[str, Any], testing_period: bool) -> dict[str, Any]:
+    """The backtest request (as `resolve_backtest` reads it) of one candidate on the training or testing
+    period: the optimization's markets and settings, routes[0] with the candidate's DNA, and its exact
+    hyperparameters (DNA rounds them to 80 levels)."""
+    period = params["testing" if testing_period else "training"]
+    routes = [dict(route) for route in params["routes"]]
+    routes[0]["dna"] = candidate["dna"]
+    return {
+        "routes": routes,
+        "data_routes": params["data_routes"],
+        "start_date": _day(period["start_ms"]),
+        "finish_date": _day(period["finish_ms"]),
+        "exchanges": [params["exchange"]],
+        "warm_up_candles": params["warm_up_candles"],
+        "hyperparameters": candidate["params"],
+        "options": {"benchmark": True},
+    }
+
+
+def _day(ms: int) -> tuple[int, int, int]:
+    moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return moment.year, moment.month, moment.day

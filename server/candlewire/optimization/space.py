@@ -18,6 +18,14 @@ FIRST_GENE = 40
 LAST_GENE = 119
 
 
+TYPE_NAMES = {int: "int", float: "float", str: "categorical"}
+
+
+def normalized(declared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`hyperparameters()` as a strategy returns it (Jesse writes {"type": int}) with string type names."""
+    return [{**spec, "type": TYPE_NAMES.get(spec["type"], spec["type"])} for spec in declared]
+
+
 def distributions(space: list[dict[str, Any]]) -> dict[str, BaseDistribution]:
     out: dict[str, BaseDistribution] = {}
     for spec in space:

@@ -26,7 +26,7 @@ class TrialSetup:
     # Distinguishes setups in a worker that served several jobs (strategy classes are cached per setup).
     token: str
     config: dict[str, Any]
-    # Strategy names; routes[0]'s strategy gets the trial's hyperparameters.
+    # Strategy names (loaded from strategy_sources) or Strategy classes; routes[0]'s gets the trial's hyperparameters.
     routes: list[dict[str, Any]]
     data_routes: list[dict[str, Any]]
     strategy_sources: dict[str, str]
@@ -43,7 +43,10 @@ def _routes(setup: TrialSetup) -> list[dict[str, Any]]:
     if setup.token not in _routes_by_setup:
         load = snapshot_loader(setup.strategy_sources, Path(setup.strategies_root))
         _routes_by_setup.clear()
-        _routes_by_setup[setup.token] = [{**route, "strategy": _strategy_class(load, route)} for route in setup.routes]
+        _routes_by_setup[setup.token] = [
+            route if isinstance(route["strategy"], type) else {**route, "strategy": _strategy_class(load, route)}
+            for route in setup.routes
+        ]
     return _routes_by_setup[setup.token]
 
 
