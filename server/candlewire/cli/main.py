@@ -286,6 +286,8 @@ def _optimize(args) -> None:
         sampler=optimization_pb2.Sampler.Value(f"SAMPLER_{args.sampler.upper()}"),
         multi_objective=args.multi_objective,
     )
+    if args.warm_up is not None:
+        params.warm_up_candles = args.warm_up
     request = optimization_pb2.StartOptimizationRequest(title=args.title, params=params)
     with connect(server_address(args.server)) as client:
         result = follow(client.optimizations.RunOptimization(request), "optimizing")
@@ -412,6 +414,7 @@ def parser() -> argparse.ArgumentParser:
     optimize.add_argument("--training-finish", required=True, help="YYYY-MM-DD (exclusive)")
     optimize.add_argument("--testing-start", required=True, help="YYYY-MM-DD")
     optimize.add_argument("--testing-finish", required=True, help="YYYY-MM-DD (exclusive)")
+    optimize.add_argument("--warm-up", type=int, help="warm-up candles (default: the config's)")
     optimize.add_argument("--trials", type=int, default=100)
     optimize.add_argument("--objective", default="sharpe",
                           choices=("sharpe", "calmar", "sortino", "omega", "serenity", "smart_sharpe", "smart_sortino", "net_profit"))
