@@ -9,7 +9,6 @@ import pytest
 from google.protobuf import field_mask_pb2, json_format
 
 import golden
-from candlewire.jobs.runtime import JobRuntime
 from candlewire_client import events as each_event, field_violations
 from candlewire_client.v1 import backtest_pb2, candles_pb2, common_pb2, optimization_pb2
 from e2e_helpers import rpc_error
@@ -146,8 +145,6 @@ def test_cancelled_optimization_shows_its_trials_and_resumes(client, stored):
     assert cancelled.status == common_pb2.SESSION_STATUS_CANCELLED
     partial = client.optimizations.GetOptimization(OPT.GetOptimizationRequest(id=session.id)).result
     assert 3 <= partial.trials_completed < 40 and partial.candidates
-    if not hasattr(JobRuntime, "requeue"):
-        pytest.skip("ResumeOptimization needs JobRuntime.requeue (see the optimization report)")
     resumed = client.optimizations.ResumeOptimization(OPT.ResumeOptimizationRequest(id=session.id))
     assert resumed.id == session.id and resumed.status == common_pb2.SESSION_STATUS_QUEUED
     events = list(each_event(client.optimizations.WatchOptimization(OPT.WatchOptimizationRequest(id=session.id), timeout=180)))

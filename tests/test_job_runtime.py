@@ -260,3 +260,20 @@ async def test_slow_subscriber_falls_back_to_replay_and_misses_nothing(runtime, 
         await asyncio.sleep(0.05)
     assert [event.session_sequence for event in events] == list(range(1, len(events) + 1))
     assert statuses(events)[-1] == "succeeded"
+
+
+async def test_a_requeued_session_runs_again_and_a_watch_ends_at_its_newest_terminal_status(runtime):
+    record = await runtime.submit("test_job", {"steps": 40, "step_interval_ms": 25})
+    await wait_running(runtime, record.id)
+    await runtime.cancel(record.id)
+    requeued = await runtime.requeue(record.id)
+    assert (requeued.status, requeued.error, requeued.finished_at) == ("queued", "", None)
+    history = await collect(runtime.watch(record.id))
+    assert statuses(history) == ["queued", "running", "cancelled", "queued", "running", "succeeded"]
+
+
+async def test_only_a_cancelled_or_failed_session_can_be_requeued(runtime):
+    record = await runtime.submit("test_job", {"steps": 1})
+    await collect(runtime.watch(record.id))
+    with pytest.raises(FailedPrecondition):
+        await runtime.requeue(record.id)

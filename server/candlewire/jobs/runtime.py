@@ -190,6 +190,19 @@ class JobRuntime:
             raise FailedPrecondition(f"session {session_id} already {record.status}")
         return await self._finish(record, "cancelled", error=reason)
 
+    async def requeue(self, session_id: str) -> SessionRecord:
+        """Queue a cancelled or failed session again (resume); its job picks up from what it stored."""
+        if not self._accepting:
+            raise FailedPrecondition("the job runtime is not running")
+        record = await asyncio.to_thread(session_store.get_session, self._engine, session_id)
+        if record.status not in ("cancelled", "failed"):
+            raise FailedPrecondition(f"session {session_id} is {record.status}; only a cancelled or failed one can be queued again")
+        changes = {"status": "queued", "error": "", "traceback": "", "started_at": None, "finished_at": None}
+        record = await self._publish_status(record, changes)
+        self._waiting[record.id] = record
+        self._slots_changed.set()
+        return record
+
     async def terminate_all(self, reason: str = "terminated by user") -> int:
         """Cancel every queued and running session; return how many were cancelled."""
         session_ids = list(self._waiting) + list(self._running)
@@ -286,23 +299,25 @@ class JobRuntime:
         finished_before_replay: bool,
     ) -> AsyncIterator[list[EventRecord]]:
         """Batches of events after `start`: whatever is ready at each wake-up, never waiting to fill one,
-        so a busy stream costs one message per batch and an idle one still delivers each event at once."""
+        so a busy stream costs one message per batch and an idle one still delivers each event at once.
+        The stream ends after an `ends_after` event that is the newest one."""
         subscriber = _Subscriber(matches)
         self._subscribers.add(subscriber)
         cursor = start
+        last: EventRecord | None = None
 
-        def take(events) -> tuple[list[EventRecord], bool]:
-            """The events past the cursor, up to and including an ending one; and whether it ended."""
-            nonlocal cursor
-            batch: list[EventRecord] = []
-            for event in events:
-                if cursor_of(event) <= cursor:
-                    continue
-                batch.append(event)
-                cursor = cursor_of(event)
-                if ends_after(event):
-                    return batch, True
-            return batch, False
+        def take(events) -> list[EventRecord]:
+            nonlocal cursor, last
+            batch = [event for event in events if cursor_of(event) > cursor]
+            if batch:
+                last = batch[-1]
+                cursor = cursor_of(last)
+            return batch
+
+        # A stream ends at an ending event only when nothing follows it: a resumed session has
+        # an earlier terminal status in its history.
+        def ended() -> bool:
+            return last is not None and ends_after(last)
 
         try:
             while True:
@@ -310,14 +325,12 @@ class JobRuntime:
                 # whatever commits after this point is queued live and deduplicated by the cursor.
                 while True:
                     page = await asyncio.to_thread(fetch, cursor)
-                    batch, ended = take(page)
+                    batch = take(page)
                     if batch:
                         yield batch
-                    if ended:
-                        return
                     if len(page) < REPLAY_PAGE:
                         break
-                if finished_before_replay:
+                if finished_before_replay or ended():
                     return
                 # Live, until the queue overflows; then back to replaying from the cursor.
                 while True:
@@ -328,11 +341,10 @@ class JobRuntime:
                         subscriber.wakeup.clear()
                         await subscriber.wakeup.wait()
                         continue
-                    ready = [subscriber.queue.popleft() for _ in range(min(len(subscriber.queue), LIVE_BATCH))]
-                    batch, ended = take(ready)
+                    batch = take([subscriber.queue.popleft() for _ in range(min(len(subscriber.queue), LIVE_BATCH))])
                     if batch:
                         yield batch
-                    if ended:
+                    if ended() and not subscriber.queue:
                         return
         finally:
             self._subscribers.discard(subscriber)
