@@ -10,7 +10,7 @@ from google.protobuf import field_mask_pb2, json_format
 
 import golden
 from candlewire_client import events as each_event, field_violations
-from candlewire_client.v1 import backtest_pb2, candles_pb2, common_pb2, optimization_pb2
+from candlewire_client.v1 import backtest_pb2, candles_pb2, common_pb2, event_pb2, optimization_pb2
 from e2e_helpers import rpc_error
 from optimization_helpers import SLOW_SOURCE
 from server_process import PASSWORD
@@ -58,6 +58,19 @@ def run(client, stored):
 
 def count(client) -> int:
     return len(client.optimizations.ListOptimizations(OPT.ListOptimizationsRequest(page_size=1000)).optimizations)
+
+
+def test_the_event_firehose_carries_each_trial_and_the_result_in_their_own_fields(client, run):
+    session_id = run[0].session.id
+    request = event_pb2.SubscribeRequest(session_ids=[session_id], types=[event_pb2.EVENT_TYPE_RESULT], after_sequence=0)
+    stream = client.events.Subscribe(request, timeout=60)
+    received = []
+    for event in each_event(stream):
+        received.append(event.WhichOneof("payload"))
+        if event.WhichOneof("payload") == "optimization_result":
+            stream.cancel()
+            break
+    assert received == ["optimization_trial"] * TRIALS + ["optimization_result"]
 
 
 def test_run_streams_every_trial_then_ranked_candidates(client, run):

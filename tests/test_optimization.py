@@ -4,7 +4,6 @@ PostgreSQL databases."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import optuna

@@ -4,7 +4,7 @@ and the reads of a finished one (trades, logs, chart data)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from google.protobuf import empty_pb2
@@ -15,11 +15,9 @@ from candlewire.api.sessions import SessionEndpoints
 from candlewire.api.v1 import backtest_pb2, backtest_pb2_grpc, common_pb2
 from candlewire.backtests import reads
 from candlewire.backtests.request import OPTIONS, resolve_backtest
-from candlewire.errors import FailedPrecondition, InvalidArgument, with_field_prefix
-from candlewire.storage import sessions as session_store
+from candlewire.errors import InvalidArgument, with_field_prefix
 from candlewire.strategies.workspace import StrategyWorkspace
 
-UPDATABLE_PATHS = {"session.title": "title", "session.description": "description"}
 ORDER_SIDES = {"buy": common_pb2.ORDER_SIDE_BUY, "sell": common_pb2.ORDER_SIDE_SELL}
 ORDER_TYPES = {"market": common_pb2.ORDER_TYPE_MARKET, "limit": common_pb2.ORDER_TYPE_LIMIT, "stop": common_pb2.ORDER_TYPE_STOP}
 ORDER_STATUSES = {
@@ -45,7 +43,7 @@ def _date_tuple(message, present: bool) -> tuple[int, int, int] | None:
     return (message.year, message.month, message.day) if present else None
 
 
-def _request(params: backtest_pb2.BacktestParams) -> dict[str, Any]:
+def request_values(params: backtest_pb2.BacktestParams) -> dict[str, Any]:
     """BacktestParams as the plain request `resolve_backtest` reads."""
     return {
         "routes": [
@@ -68,18 +66,18 @@ def _request(params: backtest_pb2.BacktestParams) -> dict[str, Any]:
 # ================================================================================== responses
 
 
-def _date(ms: int) -> date_pb2.Date:
+def date_of_ms(ms: int) -> date_pb2.Date:
     moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
     return date_pb2.Date(year=moment.year, month=moment.month, day=moment.day)
 
 
-def _params(params: dict[str, Any]) -> backtest_pb2.BacktestParams:
+def params_message(params: dict[str, Any]) -> backtest_pb2.BacktestParams:
     """The recorded params: what actually ran, overrides already merged into the config's values."""
     return backtest_pb2.BacktestParams(
         routes=[common_pb2.Route(**route) for route in params["routes"]],
         data_routes=[common_pb2.DataRoute(**route) for route in params["data_routes"]],
-        start_date=_date(params["start_ms"]),
-        finish_date=_date(params["finish_ms"]),
+        start_date=date_of_ms(params["start_ms"]),
+        finish_date=date_of_ms(params["finish_ms"]),
         exchanges=[convert.exchange_settings(params["exchange"])],
         warm_up_candles=params["warm_up_candles"],
         hyperparameters={name: convert.hyperparameter_value(value) for name, value in params["hyperparameters"].items()},
@@ -88,7 +86,7 @@ def _params(params: dict[str, Any]) -> backtest_pb2.BacktestParams:
 
 
 def _backtest(record, with_curves: bool = True) -> backtest_pb2.Backtest:
-    message = backtest_pb2.Backtest(session=convert.session(record), params=_params(record.params))
+    message = backtest_pb2.Backtest(session=convert.session(record), params=params_message(record.params))
     if record.status == "succeeded" and record.result:
         message.result.CopyFrom(results.backtest_result(record.result, with_curves))
     return message
@@ -172,7 +170,7 @@ def _chart_data(chart: dict[str, Any], routes: list[dict[str, Any]]) -> common_p
 class BacktestServicer(backtest_pb2_grpc.BacktestServiceServicer):
     def __init__(self, app):
         self.app = app
-        self.sessions = SessionEndpoints(app, "backtest", backtest_pb2.BacktestEventBatch, results.backtest_result)
+        self.sessions = SessionEndpoints(app, "backtest", backtest_pb2.BacktestEventBatch)
         self.workspace = StrategyWorkspace(app.settings.data_dir)
 
     async def _resolve(self, request) -> dict[str, Any]:
@@ -180,7 +178,7 @@ class BacktestServicer(backtest_pb2_grpc.BacktestServiceServicer):
         config = await asyncio.to_thread(self.app.config.get)
         try:
             return await asyncio.to_thread(
-                resolve_backtest, _request(request.params), config, self.workspace, self.app.engine
+                resolve_backtest, request_values(request.params), config, self.workspace, self.app.engine
             )
         except InvalidArgument as error:
             raise with_field_prefix(error, lambda field: f"params.{field}") from None
@@ -205,54 +203,20 @@ class BacktestServicer(backtest_pb2_grpc.BacktestServiceServicer):
         return _backtest(await self.sessions.get(request.id))
 
     async def ListBacktests(self, request, context):
-        records, next_token = await asyncio.to_thread(
-            session_store.list_sessions,
-            self.app.engine,
-            kind="backtest",
-            page_size=request.page_size,
-            page_token=request.page_token,
-            title_contains=request.title_contains,
-            statuses=[convert.SESSION_STATUS_NAMES.get(status, str(status)) for status in request.statuses],
-            created_after=convert.datetime_of(request.created_after) if request.HasField("created_after") else None,
-            created_before=convert.datetime_of(request.created_before) if request.HasField("created_before") else None,
-        )
+        records, next_token = await self.sessions.list_page(request)
         return backtest_pb2.ListBacktestsResponse(
             backtests=[_backtest(record, with_curves=False) for record in records], next_page_token=next_token
         )
 
     async def UpdateBacktest(self, request, context):
-        session = request.backtest.session
-        record = await self.sessions.get(session.id)
-        paths = list(request.update_mask.paths)
-        unknown = [path for path in paths if path not in UPDATABLE_PATHS]
-        if unknown:
-            raise InvalidArgument(
-                f"cannot update {', '.join(unknown)}",
-                {"update_mask": f"only {' and '.join(UPDATABLE_PATHS)} can be updated"},
-            )
-        # Without a mask, only fields the request sets are updated (AIP-134).
-        changes = {
-            column: getattr(session, column)
-            for path, column in UPDATABLE_PATHS.items()
-            if path in paths or (not paths and getattr(session, column))
-        }
-        if changes:
-            record = await asyncio.to_thread(session_store.update_session, self.app.engine, record.id, **changes)
-        return _backtest(record)
+        return _backtest(await self.sessions.update(request.backtest.session, list(request.update_mask.paths)))
 
     async def DeleteBacktest(self, request, context):
-        record = await self.sessions.get(request.id)
-        if not record.is_terminal:
-            raise FailedPrecondition(f"backtest {record.id} is {record.status}; cancel it before deleting it")
-        await asyncio.to_thread(session_store.delete_session, self.app.engine, record.id)
+        await self.sessions.delete(request.id)
         return empty_pb2.Empty()
 
     async def PurgeBacktests(self, request, context):
-        if request.older_than_days < 0:
-            raise InvalidArgument("older_than_days must not be negative", {"older_than_days": "must not be negative"})
-        cutoff = datetime.now(timezone.utc) - timedelta(days=request.older_than_days)
-        count = await asyncio.to_thread(session_store.purge_sessions, self.app.engine, "backtest", cutoff)
-        return backtest_pb2.PurgeBacktestsResponse(deleted_count=count)
+        return backtest_pb2.PurgeBacktestsResponse(deleted_count=await self.sessions.purge(request.older_than_days))
 
     async def ListBacktestTrades(self, request, context):
         record = await self.sessions.get(request.id)

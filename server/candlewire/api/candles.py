@@ -30,7 +30,7 @@ def _date_ms(date, field: str, violations: dict[str, str]) -> int:
 class CandlesServicer(LocalCandlesMethods, candles_pb2_grpc.CandlesServiceServicer):
     def __init__(self, app):
         self.app = app
-        self.imports = SessionEndpoints(app, "candle_import", candles_pb2.CandleImportEventBatch, results.candle_import_result)
+        self.imports = SessionEndpoints(app, "candle_import", candles_pb2.CandleImportEventBatch)
 
     def _import_params(self, request) -> dict:
         params = request.params

@@ -111,12 +111,9 @@ def session_kind_name(kind: int, field: str) -> str:
     return SESSION_KIND_NAMES[kind]
 
 
-def fill_event(message: Any, event: Any, result_field: str = "result", result_of=None) -> Any:
-    """Fill a per-service `XxxEvent` (sequence, time, oneof session/progress/log/result) from an EventRecord.
-
-    `result_of(payload)` builds the service's typed result message; without it result events are skipped
-    by the caller.
-    """
+def fill_event(message: Any, event: Any) -> Any:
+    """Fill the sequence, time and session/progress/log case of a per-service `XxxEvent` from an
+    EventRecord; result events are the service's to fill (see `results.typed_result`)."""
     message.sequence = event.session_sequence
     message.time.CopyFrom(timestamp(event.time))
     if event.kind == "status":
@@ -125,8 +122,6 @@ def fill_event(message: Any, event: Any, result_field: str = "result", result_of
         message.progress.CopyFrom(progress(event.payload))
     elif event.kind == "log":
         message.log.CopyFrom(log_line(event.time, event.payload))
-    elif event.kind == "result" and result_of is not None:
-        getattr(message, result_field).CopyFrom(result_of(event.payload["result"]))
     return message
 
 

@@ -63,7 +63,7 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
             message.progress.CopyFrom(convert.progress(event.payload))
         elif event.kind == "log":
             message.log.CopyFrom(convert.log_line(event.time, event.payload))
-        elif kind in results.BY_KIND:
-            field, build = results.BY_KIND[kind]
-            getattr(message, field).CopyFrom(build(event.payload["result"]))
+        elif event.kind == "result":
+            typed = results.typed_result(kind, event.payload["result"])
+            getattr(message, typed.event_field).CopyFrom(typed.message)
         return message

@@ -1,86 +1,23 @@
-"""MonteCarloService: Monte Carlo robustness checks as sessions of kind `monte_carlo`.
-
-Also home of `ResearchSessions`, the list/update/delete/purge operations the research services
-(Monte Carlo, significance tests) share on top of `SessionEndpoints`.
-"""
+"""MonteCarloService: Monte Carlo robustness checks as sessions of kind `monte_carlo`."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from google.protobuf import empty_pb2, json_format
 
 from candlewire.api import convert, results
-from candlewire.api.backtests import _params as backtest_params_message
-from candlewire.api.backtests import _request as backtest_request
+from candlewire.api.backtests import params_message as backtest_params_message
+from candlewire.api.backtests import request_values as backtest_request
 from candlewire.api.sessions import SessionEndpoints
 from candlewire.api.v1 import monte_carlo_pb2, monte_carlo_pb2_grpc
-from candlewire.errors import FailedPrecondition, InvalidArgument, with_field_prefix
+from candlewire.errors import InvalidArgument, with_field_prefix
 from candlewire.montecarlo.request import resolve_monte_carlo
-from candlewire.storage import sessions as session_store
 from candlewire.strategies.workspace import StrategyWorkspace
 
 MODES = {monte_carlo_pb2.MONTE_CARLO_MODE_TRADES: "trades", monte_carlo_pb2.MONTE_CARLO_MODE_CANDLES: "candles"}
 MODE_NUMBERS = {name: number for number, name in MODES.items()}
-UPDATABLE_PATHS = {"session.title": "title", "session.description": "description"}
-
-
-class ResearchSessions(SessionEndpoints):
-    """Session endpoints plus listing, renaming, deleting and purging sessions of the kind."""
-
-    async def list_page(self, request) -> tuple[list, str]:
-        return await asyncio.to_thread(
-            session_store.list_sessions,
-            self.app.engine,
-            kind=self.kind,
-            page_size=request.page_size,
-            page_token=request.page_token,
-            title_contains=request.title_contains,
-            statuses=[convert.SESSION_STATUS_NAMES.get(status, str(status)) for status in request.statuses],
-            created_after=convert.datetime_of(request.created_after) if request.HasField("created_after") else None,
-            created_before=convert.datetime_of(request.created_before) if request.HasField("created_before") else None,
-        )
-
-    async def update(self, session, paths: list[str]):
-        record = await self.get(session.id)
-        unknown = [path for path in paths if path not in UPDATABLE_PATHS]
-        if unknown:
-            raise InvalidArgument(
-                f"cannot update {', '.join(unknown)}", {"update_mask": f"only {' and '.join(UPDATABLE_PATHS)} can be updated"}
-            )
-        # Without a mask, only fields the request sets are updated (AIP-134).
-        changes = {
-            column: getattr(session, column)
-            for path, column in UPDATABLE_PATHS.items()
-            if path in paths or (not paths and getattr(session, column))
-        }
-        if not changes:
-            return record
-        return await asyncio.to_thread(session_store.update_session, self.app.engine, record.id, **changes)
-
-    async def delete(self, session_id: str) -> None:
-        record = await self.get(session_id)
-        if not record.is_terminal:
-            raise FailedPrecondition(f"{self.kind.replace('_', ' ')} {record.id} is {record.status}; cancel it before deleting it")
-        await asyncio.to_thread(session_store.delete_session, self.app.engine, record.id)
-
-    async def purge(self, older_than_days: int) -> int:
-        if older_than_days < 0:
-            raise InvalidArgument("older_than_days must not be negative", {"older_than_days": "must not be negative"})
-        cutoff = datetime.now(timezone.utc) - timedelta(days=older_than_days)
-        return await asyncio.to_thread(session_store.purge_sessions, self.app.engine, self.kind, cutoff)
-
-
-class _MonteCarloSessions(ResearchSessions):
-    def event(self, event):
-        """Scenario summaries are partial results that fill the event's `scenario` field."""
-        if event.kind == "result" and results.is_monte_carlo_scenario(event.payload["result"]):
-            message = convert.fill_event(self.event_type(), event)
-            message.scenario.CopyFrom(results.monte_carlo_scenario(event.payload["result"]))
-            return message
-        return super().event(event)
 
 
 def _request(params: monte_carlo_pb2.MonteCarloParams) -> dict[str, Any]:
@@ -126,7 +63,7 @@ def _monte_carlo(record, with_curves: bool = True) -> monte_carlo_pb2.MonteCarlo
 class MonteCarloServicer(monte_carlo_pb2_grpc.MonteCarloServiceServicer):
     def __init__(self, app):
         self.app = app
-        self.sessions = _MonteCarloSessions(app, "monte_carlo", monte_carlo_pb2.MonteCarloEventBatch, results.monte_carlo_result)
+        self.sessions = SessionEndpoints(app, "monte_carlo", monte_carlo_pb2.MonteCarloEventBatch)
         self.workspace = StrategyWorkspace(app.settings.data_dir)
 
     async def _resolve(self, request) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from google.protobuf import empty_pb2
 from google.type import date_pb2
 
 from candlewire.api import convert, results
-from candlewire.api.backtests import _date as date_of_ms
-from candlewire.api.monte_carlo import ResearchSessions
+from candlewire.api.backtests import date_of_ms
+from candlewire.api.sessions import SessionEndpoints
 from candlewire.api.v1 import common_pb2, optimization_pb2, optimization_pb2_grpc
 from candlewire.backtests.request import resolve_backtest
 from candlewire.errors import FailedPrecondition, InvalidArgument, with_field_prefix
@@ -99,22 +99,10 @@ def _params(params: dict[str, Any]) -> optimization_pb2.OptimizationParams:
     )
 
 
-class _OptimizationSessions(ResearchSessions):
-    def event(self, event):
-        """Finished trials are partial results that fill the event's `trial` field."""
-        if event.kind == "result" and results.is_optimization_trial(event.payload["result"]):
-            message = convert.fill_event(self.event_type(), event)
-            message.trial.CopyFrom(results.optimization_trial(event.payload["result"]["trial"]))
-            return message
-        return super().event(event)
-
-
 class OptimizationServicer(optimization_pb2_grpc.OptimizationServiceServicer):
     def __init__(self, app):
         self.app = app
-        self.sessions = _OptimizationSessions(
-            app, "optimization", optimization_pb2.OptimizationEventBatch, results.optimization_result
-        )
+        self.sessions = SessionEndpoints(app, "optimization", optimization_pb2.OptimizationEventBatch)
         self.workspace = StrategyWorkspace(app.settings.data_dir)
 
     async def _resolve(self, request) -> dict[str, Any]:

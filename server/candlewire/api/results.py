@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from candlewire.api.convert import hyperparameter_value, timestamp
 from candlewire.api.testing.v1 import test_jobs_pb2
-from candlewire.api.v1 import backtest_pb2, candles_pb2, common_pb2, optimization_pb2, monte_carlo_pb2, significance_test_pb2
+from candlewire.api.v1 import (
+    backtest_pb2,
+    candles_pb2,
+    common_pb2,
+    monte_carlo_pb2,
+    optimization_pb2,
+    significance_test_pb2,
+)
 
 
 def test_job_result(payload: dict[str, Any]) -> test_jobs_pb2.TestJobResult:
@@ -66,8 +74,7 @@ def monte_carlo_scenario(payload: dict[str, Any]) -> monte_carlo_pb2.MonteCarloS
 
 
 def monte_carlo_result(payload: dict[str, Any]) -> monte_carlo_pb2.MonteCarloResult:
-    """The final result of a Monte Carlo job. A scenario's partial result (which EventService,
-    reading one field per kind, also hands here) has none of its fields and gives an empty message."""
+    """The final result of a Monte Carlo job."""
     out = monte_carlo_pb2.MonteCarloResult(
         scenarios_completed=payload.get("scenarios_completed", 0),
         metrics=[monte_carlo_pb2.MetricDistribution(**distribution) for distribution in payload.get("metrics", ())],
@@ -123,8 +130,7 @@ def optimization_trial(report: dict[str, Any]) -> optimization_pb2.OptimizationT
 
 
 def optimization_result(payload: dict[str, Any]) -> optimization_pb2.OptimizationResult:
-    """The summary of an optimization. A trial's partial result (`{"trial": …}`, which EventService,
-    reading one field per kind, also hands here) has none of its fields and gives an empty message."""
+    """The summary of an optimization."""
     curve = payload.get("objective_curve") or {}
     return optimization_pb2.OptimizationResult(
         trials_completed=payload.get("trials_completed", 0),
@@ -147,12 +153,34 @@ def optimization_result(payload: dict[str, Any]) -> optimization_pb2.Optimizatio
     )
 
 
-# Job kind → (field of Event.payload, builder of the typed result).
-BY_KIND = {
-    "test_job": ("test_job_result", test_job_result),
-    "candle_import": ("candle_import_result", candle_import_result),
-    "backtest": ("backtest_result", backtest_result),
-    "monte_carlo": ("monte_carlo_result", monte_carlo_result),
-    "significance_test": ("significance_test_result", significance_test_result),
-    "optimization": ("optimization_result", optimization_result),
+class TypedResult(NamedTuple):
+    service_field: str  # field of the service's XxxEvent oneof
+    event_field: str  # field of EventService's Event oneof
+    message: Any
+
+
+# Job kind → its result shapes, tried in order: (test of the payload or None for "any",
+# field in the service's event, field in Event, builder). Partial results (a finished trial,
+# a scenario) and the final result of one job fill different fields.
+_SHAPES: dict[str, list[tuple[Callable[[dict], bool] | None, str, str, Callable[[dict], Any]]]] = {
+    "test_job": [(None, "result", "test_job_result", test_job_result)],
+    "candle_import": [(None, "result", "candle_import_result", candle_import_result)],
+    "backtest": [(None, "result", "backtest_result", backtest_result)],
+    "monte_carlo": [
+        (is_monte_carlo_scenario, "scenario", "monte_carlo_scenario", monte_carlo_scenario),
+        (None, "result", "monte_carlo_result", monte_carlo_result),
+    ],
+    "significance_test": [(None, "result", "significance_test_result", significance_test_result)],
+    "optimization": [
+        (is_optimization_trial, "trial", "optimization_trial", lambda payload: optimization_trial(payload["trial"])),
+        (None, "result", "optimization_result", optimization_result),
+    ],
 }
+
+
+def typed_result(kind: str, payload: dict[str, Any]) -> TypedResult:
+    """The typed message a job kind's result payload becomes, and where it goes."""
+    for matches, service_field, event_field, build in _SHAPES[kind]:
+        if matches is None or matches(payload):
+            return TypedResult(service_field, event_field, build(payload))
+    raise KeyError(kind)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from candlewire.api import convert
-from candlewire.errors import InvalidArgument, NotFound
+from candlewire.api import convert, results
+from candlewire.errors import FailedPrecondition, InvalidArgument, NotFound
 from candlewire.storage import sessions as session_store
+
+# What UpdateXxx may change on any session: the session's title and description.
+UPDATABLE_PATHS = {"session.title": "title", "session.description": "description"}
 
 
 def require_id(session_id: str) -> str:
@@ -24,14 +28,14 @@ def require_cursor(after_sequence: int) -> int:
 
 
 class SessionEndpoints:
-    """Session operations for one job kind; `batch_type` is the service's `XxxEventBatch` message."""
+    """Session operations for one job kind (start, run, watch, get, cancel, list, update, delete,
+    purge); `batch_type` is the service's `XxxEventBatch` message."""
 
-    def __init__(self, app: Any, kind: str, batch_type: type, result_of: Callable[[dict], Any]):
+    def __init__(self, app: Any, kind: str, batch_type: type):
         self.app = app
         self.kind = kind
         self.batch_type = batch_type
         self.event_type = type(batch_type().events.add())
-        self.result_of = result_of
 
     async def get(self, session_id: str):
         record = await asyncio.to_thread(session_store.get_session, self.app.engine, require_id(session_id))
@@ -57,4 +61,50 @@ class SessionEndpoints:
             yield batch
 
     def event(self, event) -> Any:
-        return convert.fill_event(self.event_type(), event, result_of=self.result_of)
+        message = convert.fill_event(self.event_type(), event)
+        if event.kind == "result":
+            typed = results.typed_result(self.kind, event.payload["result"])
+            getattr(message, typed.service_field).CopyFrom(typed.message)
+        return message
+
+    async def list_page(self, request) -> tuple[list, str]:
+        return await asyncio.to_thread(
+            session_store.list_sessions,
+            self.app.engine,
+            kind=self.kind,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            title_contains=request.title_contains,
+            statuses=[convert.SESSION_STATUS_NAMES.get(status, str(status)) for status in request.statuses],
+            created_after=convert.datetime_of(request.created_after) if request.HasField("created_after") else None,
+            created_before=convert.datetime_of(request.created_before) if request.HasField("created_before") else None,
+        )
+
+    async def update(self, session, paths: list[str]):
+        record = await self.get(session.id)
+        unknown = [path for path in paths if path not in UPDATABLE_PATHS]
+        if unknown:
+            raise InvalidArgument(
+                f"cannot update {', '.join(unknown)}", {"update_mask": f"only {' and '.join(UPDATABLE_PATHS)} can be updated"}
+            )
+        # Without a mask, only fields the request sets are updated (AIP-134).
+        changes = {
+            column: getattr(session, column)
+            for path, column in UPDATABLE_PATHS.items()
+            if path in paths or (not paths and getattr(session, column))
+        }
+        if not changes:
+            return record
+        return await asyncio.to_thread(session_store.update_session, self.app.engine, record.id, **changes)
+
+    async def delete(self, session_id: str) -> None:
+        record = await self.get(session_id)
+        if not record.is_terminal:
+            raise FailedPrecondition(f"{self.kind.replace('_', ' ')} {record.id} is {record.status}; cancel it before deleting it")
+        await asyncio.to_thread(session_store.delete_session, self.app.engine, record.id)
+
+    async def purge(self, older_than_days: int) -> int:
+        if older_than_days < 0:
+            raise InvalidArgument("older_than_days must not be negative", {"older_than_days": "must not be negative"})
+        cutoff = datetime.now(timezone.utc) - timedelta(days=older_than_days)
+        return await asyncio.to_thread(session_store.purge_sessions, self.app.engine, self.kind, cutoff)

@@ -8,9 +8,9 @@ from typing import Any
 from google.protobuf import empty_pb2
 
 from candlewire.api import convert, results
-from candlewire.api.backtests import _params as backtest_params_message
-from candlewire.api.backtests import _request as backtest_request
-from candlewire.api.monte_carlo import ResearchSessions
+from candlewire.api.backtests import params_message as backtest_params_message
+from candlewire.api.backtests import request_values as backtest_request
+from candlewire.api.sessions import SessionEndpoints
 from candlewire.api.v1 import backtest_pb2, significance_test_pb2, significance_test_pb2_grpc
 from candlewire.errors import InvalidArgument, with_field_prefix
 from candlewire.significance.request import resolve_significance_test
@@ -61,9 +61,7 @@ def _significance_test(record) -> significance_test_pb2.SignificanceTest:
 class SignificanceTestServicer(significance_test_pb2_grpc.SignificanceTestServiceServicer):
     def __init__(self, app):
         self.app = app
-        self.sessions = ResearchSessions(
-            app, "significance_test", significance_test_pb2.SignificanceTestEventBatch, results.significance_test_result
-        )
+        self.sessions = SessionEndpoints(app, "significance_test", significance_test_pb2.SignificanceTestEventBatch)
         self.workspace = StrategyWorkspace(app.settings.data_dir)
 
     async def _resolve(self, request) -> dict[str, Any]:

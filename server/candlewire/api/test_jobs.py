@@ -12,7 +12,7 @@ _LIMITS = {"steps": 1_000_000, "step_interval_ms": 60_000, "events_per_step": 10
 
 class TestJobServicer(test_jobs_pb2_grpc.TestJobServiceServicer):
     def __init__(self, app):
-        self.sessions = SessionEndpoints(app, "test_job", test_jobs_pb2.TestJobEventBatch, results.test_job_result)
+        self.sessions = SessionEndpoints(app, "test_job", test_jobs_pb2.TestJobEventBatch)
 
     @staticmethod
     def _params(request) -> dict:

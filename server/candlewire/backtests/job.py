@@ -43,14 +43,14 @@ def run(params: dict[str, Any], ctx: BacktestContext) -> dict[str, Any]:
     load = snapshot_loader(
         {entry["name"]: entry["source"] for entry in params["strategy_sources"]}, StrategyWorkspace(ctx.data_dir).root
     )
-    routes = [{**route, "strategy": _strategy_class(load, route)} for route in params["routes"]]
+    routes = [{**route, "strategy": strategy_class(load, route)} for route in params["routes"]]
     result = run_backtest(
         engine_config(params),
         routes,
         params["data_routes"],
         candles,
         warm_up,
-        [_route_hyperparameters(route["strategy"], params["hyperparameters"]) for route in routes],
+        [route_hyperparameters(route["strategy"], params["hyperparameters"]) for route in routes],
         on_progress=ctx.progress,
         # Log events carry the wall-clock time they were sent; the simulated time is what explains them.
         on_log=lambda level, text, time_ms: ctx.log(f"[{_simulated(time_ms)}] {text}", level),
@@ -108,7 +108,7 @@ def load_markets(engine: sa.Engine, params: dict[str, Any]) -> tuple[dict[str, n
     return candles, warm_up
 
 
-def _strategy_class(load, route: dict[str, Any]) -> type:
+def strategy_class(load, route: dict[str, Any]) -> type:
     strategy = load(route["strategy"])
     if not route.get("dna"):
         return strategy
@@ -117,7 +117,7 @@ def _strategy_class(load, route: dict[str, Any]) -> type:
     return type(strategy.__name__, (strategy,), {"dna": lambda self, dna=route["dna"]: dna, "__module__": strategy.__module__})
 
 
-def _route_hyperparameters(strategy: type, overrides: dict[str, Any]) -> dict[str, Any] | None:
+def route_hyperparameters(strategy: type, overrides: dict[str, Any]) -> dict[str, Any] | None:
     """The strategy's declared defaults with the request's overrides of the names it declares;
     None (defaults or DNA, decided by the engine) when no override concerns it."""
     if not overrides:

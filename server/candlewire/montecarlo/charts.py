@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.dates import date2num
 
-from candlewire.reports.charts import _STRATEGY_COLOUR, _datetimes, _figure, _message_png, _png, _style_time_axes
+from candlewire.reports.charts import STRATEGY_COLOUR, datetimes, message_png, new_figure, png, style_time_axes
 
 _SCENARIO_COLOUR = "#8b949e"
 
@@ -18,18 +18,18 @@ def monte_carlo_chart_png(result: dict) -> bytes:
     timestamps = np.asarray(result.get("curve_timestamps_ms") or [], dtype=np.int64)
     original = result.get("original_equity_curve") or {}
     if curves.size == 0 or timestamps.size < 2:
-        return _message_png(title, "No scenario curves")
-    figure, axes = _figure()
+        return message_png(title, "No scenario curves")
+    figure, axes = new_figure()
     # One collection draws thousands of curves in a single artist.
-    x = date2num(_datetimes(timestamps))
+    x = date2num(datetimes(timestamps))
     segments = np.stack([np.broadcast_to(x, curves.shape), curves], axis=-1)
     axes.add_collection(LineCollection(segments, colors=_SCENARIO_COLOUR, alpha=min(0.6, 20 / len(curves) + 0.05), linewidths=0.6))
     axes.plot([], [], color=_SCENARIO_COLOUR, label=f"{len(curves)} scenarios")
-    axes.plot(_datetimes(np.asarray(original.get("timestamps_ms", []), dtype=np.int64)), original.get("values", []),
-              color=_STRATEGY_COLOUR, linewidth=2.0, label="Original")
+    axes.plot(datetimes(np.asarray(original.get("timestamps_ms", []), dtype=np.int64)), original.get("values", []),
+              color=STRATEGY_COLOUR, linewidth=2.0, label="Original")
     axes.autoscale()
     axes.set_title(title, fontsize=14)
     axes.set_ylabel("Balance")
     axes.legend(loc="upper left")
-    _style_time_axes(axes)
-    return _png(figure)
+    style_time_axes(axes)
+    return png(figure)

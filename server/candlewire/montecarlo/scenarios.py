@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from candlewire.backtests.job import _strategy_class as strategy_class
+from candlewire.backtests.job import strategy_class
 from candlewire.backtests.loader import snapshot_loader
 from candlewire.engine.backtest import DEFAULT_LOGGING, run_backtest
 from candlewire.execution import executor_for

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from candlewire.backtests.job import _strategy_class
+from candlewire.backtests.job import strategy_class
 from candlewire.backtests.loader import snapshot_loader
 from candlewire.engine.backtest import run_backtest
 
@@ -44,7 +44,7 @@ def _routes(setup: TrialSetup) -> list[dict[str, Any]]:
         load = snapshot_loader(setup.strategy_sources, Path(setup.strategies_root))
         _routes_by_setup.clear()
         _routes_by_setup[setup.token] = [
-            route if isinstance(route["strategy"], type) else {**route, "strategy": _strategy_class(load, route)}
+            route if isinstance(route["strategy"], type) else {**route, "strategy": strategy_class(load, route)}
             for route in setup.routes
         ]
     return _routes_by_setup[setup.token]

@@ -31,11 +31,11 @@ _PNG_METADATA = {"Software": None}
 # Written out rather than taken from `calendar`, whose names follow the process locale.
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-_STRATEGY_COLOUR = "#1f6feb"
+STRATEGY_COLOUR = "#1f6feb"
 _BENCHMARK_COLOURS = ("#8b949e", "#bf8700", "#8250df", "#1a7f37")
-_LOSS_COLOUR = "#cf222e"
+LOSS_COLOUR = "#cf222e"
 _WIN_COLOUR = "#2da44e"
-_NEUTRAL_COLOUR = "#8b949e"
+NEUTRAL_COLOUR = "#8b949e"
 
 
 # --------------------------------------------------------------------------- data
@@ -51,7 +51,7 @@ def equity_arrays(result: dict) -> tuple[np.ndarray, np.ndarray]:
     return timestamps[keep].astype(np.int64), values[keep]
 
 
-def _datetimes(timestamps_ms: np.ndarray) -> np.ndarray:
+def datetimes(timestamps_ms: np.ndarray) -> np.ndarray:
     return timestamps_ms.astype("datetime64[ms]")
 
 
@@ -79,7 +79,7 @@ def monthly_returns(result: dict) -> pd.DataFrame:
     months = pd.Index(range(1, 13), name="month")
     if timestamps.size < 2:
         return pd.DataFrame(columns=months, dtype=np.float64)
-    equity = pd.Series(values, index=pd.DatetimeIndex(_datetimes(timestamps)))
+    equity = pd.Series(values, index=pd.DatetimeIndex(datetimes(timestamps)))
     # ffill: a month without samples keeps the previous balance, i.e. a 0 % month.
     month_end = equity.resample("ME").last().ffill()
     month_start = month_end.shift(1)
@@ -93,7 +93,7 @@ def monthly_returns(result: dict) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- figures
 
-def _figure() -> tuple[Figure, object]:
+def new_figure() -> tuple[Figure, object]:
     figure = Figure(figsize=(CHART_SIZE_PX[0] / _DPI, CHART_SIZE_PX[1] / _DPI), dpi=_DPI)
     FigureCanvasAgg(figure)
     # Fixed margins rather than a layout engine: constrained layout draws every figure twice,
@@ -102,21 +102,21 @@ def _figure() -> tuple[Figure, object]:
     return figure, figure.add_subplot()
 
 
-def _png(figure: Figure) -> bytes:
+def png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI, metadata=_PNG_METADATA)
     return buffer.getvalue()
 
 
-def _message_png(title: str, message: str) -> bytes:
-    figure, axes = _figure()
+def message_png(title: str, message: str) -> bytes:
+    figure, axes = new_figure()
     axes.set_axis_off()
     axes.set_title(title, fontsize=14)
-    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=16, color=_NEUTRAL_COLOUR, transform=axes.transAxes)
-    return _png(figure)
+    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize=16, color=NEUTRAL_COLOUR, transform=axes.transAxes)
+    return png(figure)
 
 
-def _style_time_axes(axes) -> None:
+def style_time_axes(axes) -> None:
     locator = AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -146,20 +146,20 @@ def equity_chart_png(result: dict, routes: Sequence[dict] | None = None) -> byte
     title = "Equity curve"
     timestamps, values = equity_arrays(result)
     if timestamps.size < 2:
-        return _message_png(title, "Not enough data for an equity curve")
-    figure, axes = _figure()
-    axes.plot(_datetimes(timestamps), values, color=_STRATEGY_COLOUR, linewidth=1.6, label="Strategy")
+        return message_png(title, "Not enough data for an equity curve")
+    figure, axes = new_figure()
+    axes.plot(datetimes(timestamps), values, color=STRATEGY_COLOUR, linewidth=1.6, label="Strategy")
     for index, benchmark in enumerate(result.get("benchmark") or ()):
         rebased = _rebased_benchmark(benchmark, values[0])
         if rebased is not None:
             colour = _BENCHMARK_COLOURS[index % len(_BENCHMARK_COLOURS)]
-            axes.plot(_datetimes(rebased[0]), rebased[1], color=colour, linewidth=1.1, linestyle="--",
+            axes.plot(datetimes(rebased[0]), rebased[1], color=colour, linewidth=1.1, linestyle="--",
                       label=_benchmark_label(benchmark, routes))
     axes.set_title(title, fontsize=14)
     axes.set_ylabel("Balance")
     axes.legend(loc="upper left")
-    _style_time_axes(axes)
-    return _png(figure)
+    style_time_axes(axes)
+    return png(figure)
 
 
 def drawdown_chart_png(result: dict) -> bytes:
@@ -167,19 +167,19 @@ def drawdown_chart_png(result: dict) -> bytes:
     title = "Drawdown"
     timestamps, values = equity_arrays(result)
     if timestamps.size < 2:
-        return _message_png(title, "Not enough data for a drawdown chart")
+        return message_png(title, "Not enough data for a drawdown chart")
     drawdown = _drawdown_percent(values)
     deepest = float(drawdown.min())
-    figure, axes = _figure()
-    dates = _datetimes(timestamps)
-    axes.fill_between(dates, drawdown, 0.0, color=_LOSS_COLOUR, alpha=0.3, linewidth=0)
-    axes.plot(dates, drawdown, color=_LOSS_COLOUR, linewidth=1.0)
+    figure, axes = new_figure()
+    dates = datetimes(timestamps)
+    axes.fill_between(dates, drawdown, 0.0, color=LOSS_COLOUR, alpha=0.3, linewidth=0)
+    axes.plot(dates, drawdown, color=LOSS_COLOUR, linewidth=1.0)
     axes.set_title(f"{title} (max {deepest:.2f}%)", fontsize=14)
     axes.set_ylabel("Drawdown (%)")
     # A flat curve has no depth to scale to; keep a visible 0..-1 % band instead of a degenerate axis.
     axes.set_ylim(deepest * 1.05 if deepest < 0 else -1.0, 0.0)
-    _style_time_axes(axes)
-    return _png(figure)
+    style_time_axes(axes)
+    return png(figure)
 
 
 def underwater_chart_png(result: dict) -> bytes:
@@ -187,18 +187,18 @@ def underwater_chart_png(result: dict) -> bytes:
     title = "Underwater"
     timestamps, values = equity_arrays(result)
     if timestamps.size < 2:
-        return _message_png(title, "Not enough data for an underwater chart")
+        return message_png(title, "Not enough data for an underwater chart")
     days = _days_under_peak(timestamps, values)
     longest = float(days.max())
-    figure, axes = _figure()
-    dates = _datetimes(timestamps)
-    axes.fill_between(dates, days, 0.0, color=_STRATEGY_COLOUR, alpha=0.3, linewidth=0)
-    axes.plot(dates, days, color=_STRATEGY_COLOUR, linewidth=1.0)
+    figure, axes = new_figure()
+    dates = datetimes(timestamps)
+    axes.fill_between(dates, days, 0.0, color=STRATEGY_COLOUR, alpha=0.3, linewidth=0)
+    axes.plot(dates, days, color=STRATEGY_COLOUR, linewidth=1.0)
     axes.set_title(f"{title}: time below the previous peak (longest {longest:.1f} days)", fontsize=14)
     axes.set_ylabel("Days below peak")
     axes.set_ylim(0.0, longest * 1.05 if longest > 0 else 1.0)
-    _style_time_axes(axes)
-    return _png(figure)
+    style_time_axes(axes)
+    return png(figure)
 
 
 def monthly_returns_png(result: dict) -> bytes:
@@ -206,12 +206,12 @@ def monthly_returns_png(result: dict) -> bytes:
     title = "Monthly returns"
     table = monthly_returns(result)
     if table.empty:
-        return _message_png(title, "Not enough data for monthly returns")
+        return message_png(title, "Not enough data for monthly returns")
     data = table.to_numpy(dtype=np.float64)
     finite = data[np.isfinite(data)]
     # Symmetric scale so 0 % is the neutral colour; at least ±1 % so tiny moves stay pale.
     limit = max(float(np.abs(finite).max()) if finite.size else 0.0, 1.0)
-    figure, axes = _figure()
+    figure, axes = new_figure()
     image = axes.imshow(np.ma.masked_invalid(data), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
     font_size = 11 if data.shape[0] <= 6 else 8
     for row, column in zip(*np.nonzero(np.isfinite(data))):
@@ -223,7 +223,7 @@ def monthly_returns_png(result: dict) -> bytes:
     axes.tick_params(length=0)
     axes.set_title(f"{title} (%)", fontsize=14)
     figure.colorbar(image, ax=axes, label="Return (%)")
-    return _png(figure)
+    return png(figure)
 
 
 def _pnl_bin_edges(pnl: np.ndarray) -> np.ndarray:
@@ -246,12 +246,12 @@ def trade_pnl_distribution_png(result: dict) -> bytes:
     pnl = np.array([float(trade.get("PNL_percentage", np.nan)) for trade in result.get("trades") or ()], dtype=np.float64)
     pnl = pnl[np.isfinite(pnl)]
     if pnl.size == 0:
-        return _message_png(title, "No closed trades")
+        return message_png(title, "No closed trades")
     edges = _pnl_bin_edges(pnl)
-    groups = [(pnl[pnl < 0], _LOSS_COLOUR, "Losses"), (pnl[pnl == 0], _NEUTRAL_COLOUR, "Break-even"),
+    groups = [(pnl[pnl < 0], LOSS_COLOUR, "Losses"), (pnl[pnl == 0], NEUTRAL_COLOUR, "Break-even"),
               (pnl[pnl > 0], _WIN_COLOUR, "Wins")]
     groups = [group for group in groups if group[0].size]
-    figure, axes = _figure()
+    figure, axes = new_figure()
     axes.hist([group[0] for group in groups], bins=edges, stacked=True, color=[group[1] for group in groups],
               label=[f"{group[2]} ({group[0].size})" for group in groups], edgecolor="white", linewidth=0.5)
     axes.axvline(0.0, color="black", linewidth=0.8)
@@ -260,4 +260,4 @@ def trade_pnl_distribution_png(result: dict) -> bytes:
     axes.set_ylabel("Trades")
     axes.legend(loc="upper right")
     axes.grid(True, axis="y", alpha=0.3)
-    return _png(figure)
+    return png(figure)

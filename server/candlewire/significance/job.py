@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from candlewire.backtests import job as backtest_job
-from candlewire.backtests.job import _route_hyperparameters as route_hyperparameters
-from candlewire.backtests.job import _strategy_class as strategy_class
+from candlewire.backtests.job import route_hyperparameters
+from candlewire.backtests.job import strategy_class
 from candlewire.backtests.loader import snapshot_loader
 from candlewire.jobs.context import JobContext
 from candlewire.significance.bootstrap import significance_test
