@@ -43,17 +43,24 @@ def synthetic_year(seed: int, start_price: float = 40_000.0) -> np.ndarray:
 
 
 class SmaCross(Strategy):
-    """Long when SMA(20) crosses above SMA(50) on 1h closes, short on the opposite cross."""
+    """Long when the fast SMA (default 20) crosses above the slow one (default 50), short on the
+    opposite cross; both from one cumulative sum of the route's closes."""
+
+    def hyperparameters(self):
+        return [
+            {"name": "fast", "type": int, "min": 5, "max": 40, "default": 20},
+            {"name": "slow", "type": int, "min": 50, "max": 200, "default": 50},
+        ]
 
     @property
     @cached
     def _smas(self):
-        """(fast, slow, fast one bar ago, slow one bar ago) from one cumulative sum."""
-        closes = self.candles[-51:, 2]
-        if len(closes) < 51:
+        fast, slow = self.hp["fast"], self.hp["slow"]
+        closes = self.candles[-(slow + 1):, 2]
+        if len(closes) < slow + 1:
             return None
-        s = closes.cumsum().tolist()  # s[i] = sum(closes[0..i])
-        return (s[50] - s[30]) / 20, (s[50] - s[0]) / 50, (s[49] - s[29]) / 20, s[49] / 50
+        s = closes.cumsum().tolist()  # s[i] = sum(closes[0..i]); s[-1] covers slow + 1 closes
+        return (s[-1] - s[-1 - fast]) / fast, (s[-1] - s[0]) / slow, (s[-2] - s[-2 - fast]) / fast, s[-2] / slow
 
     def should_long(self):
         smas = self._smas

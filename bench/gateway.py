@@ -30,26 +30,22 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import httpx
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from candlewire.net import free_port
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from server_process import PASSWORD, ServerProcess  # noqa: E402
 from candlewire_client.testing.v1 import test_jobs_pb2, test_jobs_pb2_grpc
 from candlewire_client.v1 import auth_pb2, auth_pb2_grpc, common_pb2, system_pb2, system_pb2_grpc
 
-REPO = Path(__file__).resolve().parents[1]
-PASSWORD = "bench-password"
-START_TIMEOUT = 60.0
 STREAM_TIMEOUT = 600.0
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -91,74 +87,8 @@ def _child_pids(pid: int) -> list[int]:
     return children
 
 
-@dataclass
-class Server:
-    data_dir: Path
-    database_url: str
-    grpc_port: int = field(default_factory=free_port)
-    gateway_port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def grpc_target(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
-
-    @property
-    def gateway_target(self) -> str:
-        return f"127.0.0.1:{self.gateway_port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir / "server.log"
-
-    def start(self) -> "Server":
-        env = {
-            **os.environ,
-            "CANDLEWIRE_PASSWORD": PASSWORD,
-            "CANDLEWIRE_ENABLE_TEST_JOBS": "1",
-            "PYTHONPATH": os.pathsep.join([str(REPO / "server"), str(REPO / "clients" / "python")]),
-        }
-        command = [
-            sys.executable, "-m", "candlewire", "serve",
-            "--data-dir", str(self.data_dir),
-            "--grpc-port", str(self.grpc_port),
-            "--gateway-port", str(self.gateway_port),
-        ]
-        if self.database_url:
-            command += ["--database-url", self.database_url]
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            # Own session: Ctrl-C reaches only this script, which then stops the server in order.
-            self.process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        with grpc.insecure_channel(self.grpc_target) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_tail()}")
-                with contextlib.suppress(grpc.RpcError):
-                    # SERVING is set only once Envoy is ready too.
-                    if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
-                        return self
-                time.sleep(0.1)
-        raise RuntimeError(f"server not ready after {START_TIMEOUT} s:\n{self.log_tail()}")
-
-    def stop(self, timeout: float = 20.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        code = self.process.returncode
-        self.process = None
-        return code
+class Server(ServerProcess):
+    """The tests' real server process, plus what the figures need: Envoy's pid and the log tail."""
 
     def log_tail(self, lines: int = 40) -> str:
         with contextlib.suppress(OSError):
@@ -389,7 +319,7 @@ def main() -> int:
             database_url = args.database_url
             if args.postgres:
                 database_url = stack.enter_context(throwaway_postgres())
-            server = Server(data_dir=data_dir, database_url=database_url)
+            server = Server(data_dir=data_dir, database_url=database_url, own_session=True)
             stack.callback(server.stop)
             return bench(server, args)
     except (KeyboardInterrupt, Stop) as exc:

@@ -11,8 +11,9 @@ import time
 
 from distributed import LocalCluster
 
+from backtest import SmaCross, synthetic_year
+
 from candlewire import research
-from candlewire.engine.strategy import Strategy, cached
 
 TRIALS = 200
 TARGET_TRIALS_PER_SECOND = 5.0
@@ -23,48 +24,7 @@ CONFIG = {
 }
 
 
-class SmaCross(Strategy):
-    """Long when the fast SMA of 1h closes crosses above the slow one, short on the opposite cross."""
-
-    def hyperparameters(self):
-        return [
-            {"name": "fast", "type": int, "min": 5, "max": 40, "default": 20},
-            {"name": "slow", "type": int, "min": 50, "max": 200, "default": 50},
-        ]
-
-    @property
-    @cached
-    def _smas(self):
-        fast, slow = self.hp["fast"], self.hp["slow"]
-        closes = self.candles[-(slow + 1):, 2]
-        if len(closes) < slow + 1:
-            return None
-        s = closes.cumsum().tolist()  # s[i] = sum(closes[0..i]); s[-1] covers slow + 1 closes
-        return (s[-1] - s[-1 - fast]) / fast, (s[-1] - s[0]) / slow, (s[-2] - s[-2 - fast]) / fast, s[-2] / slow
-
-    def should_long(self):
-        smas = self._smas
-        return smas is not None and smas[0] > smas[1] and smas[2] <= smas[3]
-
-    def should_short(self):
-        smas = self._smas
-        return smas is not None and smas[0] < smas[1] and smas[2] >= smas[3]
-
-    def go_long(self):
-        self.buy = self.available_margin * 0.05 / self.price, self.price
-
-    def go_short(self):
-        self.sell = self.available_margin * 0.05 / self.price, self.price
-
-    def update_position(self):
-        smas = self._smas
-        if self.is_long and smas[0] < smas[1] or self.is_short and smas[0] > smas[1]:
-            self.liquidate()
-
-
 def _inputs():
-    from backtest import synthetic_year
-
     year = synthetic_year(1)
     key = f"{CONFIG['exchange']}-BTC-USDT"
     warm = CONFIG["warm_up_candles"] * 60

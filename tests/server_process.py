@@ -29,6 +29,8 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     grpc_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
+    # A session of its own keeps a terminal's Ctrl-C from reaching the server (the caller stops it).
+    own_session: bool = False
     process: subprocess.Popen | None = None
 
     @property
@@ -36,8 +38,12 @@ class ServerProcess:
         return f"127.0.0.1:{self.grpc_port}"
 
     @property
+    def gateway_target(self) -> str:
+        return f"127.0.0.1:{self.gateway_port}"
+
+    @property
     def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.gateway_port}"
+        return f"http://{self.gateway_target}"
 
     @property
     def log_path(self) -> Path:
@@ -64,6 +70,7 @@ class ServerProcess:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=self.own_session,
             )
         self._wait_ready()
         return self
