@@ -156,7 +156,9 @@ class OptimizationParams(_message.Message):
     """Worker processes for trials; 0 uses all cores."""
     sampler: Global___Sampler.ValueType
     multi_objective: _builtins.bool
-    """Optimize the objectives of objective_weights as a Pareto front."""
+    """Optimize the objective on the training period and on the testing period together, as a
+    Pareto front (NSGA-II or TPE); candidates are ranked by their training score.
+    """
     @_builtins.property
     def routes(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Route]:
         """The first route's strategy is optimized; the others trade with fixed hyperparameters."""
@@ -179,7 +181,7 @@ class OptimizationParams(_message.Message):
     def exchanges(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ExchangeSettings]: ...
     @_builtins.property
     def objective_weights(self) -> _containers.RepeatedCompositeFieldContainer[Global___ObjectiveWeight]:
-        """Used when objective is WEIGHTED, or as the objectives of a multi-objective run."""
+        """Used when objective is WEIGHTED."""
 
     def __init__(
         self,

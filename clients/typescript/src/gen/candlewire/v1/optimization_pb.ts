@@ -104,7 +104,7 @@ export type OptimizationParams = Message<"candlewire.v1.OptimizationParams"> & {
   objective: Objective;
 
   /**
-   * Used when objective is WEIGHTED, or as the objectives of a multi-objective run.
+   * Used when objective is WEIGHTED.
    *
    * @generated from field: repeated candlewire.v1.ObjectiveWeight objective_weights = 11;
    */
@@ -135,7 +135,8 @@ export type OptimizationParams = Message<"candlewire.v1.OptimizationParams"> & {
   sampler: Sampler;
 
   /**
-   * Optimize the objectives of objective_weights as a Pareto front.
+   * Optimize the objective on the training period and on the testing period together, as a
+   * Pareto front (NSGA-II or TPE); candidates are ranked by their training score.
    *
    * @generated from field: bool multi_objective = 16;
    */
