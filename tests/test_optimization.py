@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+import sqlalchemy as sa
 import pytest
 
 import golden
@@ -186,6 +187,15 @@ def test_multi_objective_nsga_ii_scores_training_and_testing(sqlite_setup):
     result, ctx = run_job(sqlite_setup, params)
     assert all(len(trial["scores"]) == 2 for trial in ctx.trials())
     assert result["candidates"][0]["scores"][0] == result["candidates"][0]["score"]
+
+
+def test_study_lives_in_the_same_sqlite_database_as_candlewire(sqlite_setup, tmp_path):
+    engine, _, url = sqlite_setup
+    run_job(sqlite_setup, resolve(sqlite_setup, trials=2), "sqlite-study")
+    tables = set(sa.inspect(engine).get_table_names())
+    assert {"studies", "trials", "sessions", "candles"} <= tables
+    assert optuna.get_all_study_names(storage_for(url)) == ["sqlite-study"]
+    assert sorted(path.name for path in tmp_path.glob("*.db")) == ["candlewire.db"]
 
 
 def test_study_lives_in_its_own_postgresql_schema(tmp_path):

@@ -1,11 +1,8 @@
 """The Optuna study behind an optimization session, and what is read back from it.
 
-The study is named after the session and lives in candlewire's database, in its own namespace
-because Optuna brings its own tables and Alembic history:
-
-- PostgreSQL: the `optuna` schema of the same database;
-- SQLite: a sibling file `<database>-optuna.db` next to candlewire's (one SQLite file holds one
-  Alembic history).
+The study is named after the session and lives in candlewire's database (Optuna's tables next to
+candlewire's, whose Alembic history has a version table of its own name; on PostgreSQL in an
+`optuna` schema of the same database).
 
 Only the job's driver process reads and writes the study; executors' workers just run backtests.
 
@@ -18,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -27,7 +23,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
 
-from candlewire.storage.db import create_engine
+from candlewire.storage.db import SQLITE_BUSY_TIMEOUT_MS, create_engine
 
 OPTUNA_SCHEMA = "optuna"
 SAMPLERS = ("tpe", "random", "cma_es", "nsga_ii")
@@ -43,8 +39,8 @@ def storage_for(database_url: str) -> RDBStorage:
     """Optuna's storage inside candlewire's database (created on first use)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        database = Path(url.database)
-        return RDBStorage(str(url.set(database=str(database.with_name(f"{database.stem}-optuna.db")))))
+        # The server writes events to the same file meanwhile: wait for its locks instead of failing.
+        return RDBStorage(database_url, engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}})
     engine = create_engine(database_url)
     try:
         with engine.begin() as connection:
