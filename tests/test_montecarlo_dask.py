@@ -39,16 +39,16 @@ def test_the_research_api_gives_the_same_seeded_result_on_the_cluster_as_here(cl
     config, candles, warm_up = inputs
     routes = route(golden.strategy_class())
 
-    def run():
+    def run(scheduler=None):
         return research.monte_carlo_candles(
-            config, routes, [], candles, warm_up, pipeline=PIPELINE, batch_length=1440, scenarios=SCENARIOS, seed=5
+            config, routes, [], candles, warm_up, pipeline=PIPELINE, batch_length=1440, scenarios=SCENARIOS, seed=5,
+            scheduler=scheduler,
         )
 
     monkeypatch.delenv(DASK_SCHEDULER_ENV, raising=False)
     here = run()
-    monkeypatch.setenv(DASK_SCHEDULER_ENV, cluster.address)
     with get_task_stream(client=cluster.client) as stream:
-        on_dask = run()
+        on_dask = run(cluster.address)
 
     assert on_dask == here
     assert here["scenarios_completed"] == SCENARIOS and len(here["scenario_curves"]) == SCENARIOS

@@ -93,18 +93,20 @@ def monte_carlo_candles(
     scenarios: int = 100,
     seed: int = 0,
     cpu_cores: int = 1,
+    scheduler: str | None = None,
 ) -> dict:
     """Rerun the backtest on candles rewritten by `pipeline` (steps {"gaussian_noise": {"close_sigma",
     "wick_sigma"}}, {"returns_resampling": {}}, {"moving_block_bootstrap": {"block_length"}});
     scenario i draws from seed + i. More than one core needs strategy classes that pickle by
-    reference (importable by name): scenarios then run in other processes."""
+    reference (importable by name): scenarios then run in other processes. `scheduler` (a Dask
+    address; default CANDLEWIRE_DASK_SCHEDULER) runs the scenarios on a cluster."""
     from candlewire.montecarlo.analysis import candles_monte_carlo
     from candlewire.montecarlo.scenarios import CandleScenarios
 
     arrays = {key: entry["candles"] if isinstance(entry, dict) else entry for key, entry in candles.items()}
     original = run_backtest(config, routes, data_routes, arrays, warmup_candles, hyperparameters)
     setup = CandleScenarios(config, routes, data_routes, arrays, warmup_candles or {}, hyperparameters, pipeline, batch_length, seed)
-    return candles_monte_carlo(setup, original, scenarios, cpu_cores)
+    return candles_monte_carlo(setup, original, scenarios, cpu_cores, scheduler=scheduler)
 
 
 def significance_test(

@@ -68,7 +68,8 @@ def trades_monte_carlo(original: dict[str, Any], scenarios: int, seed: int,
 
 
 def candles_monte_carlo(setup: CandleScenarios, original: dict[str, Any], scenarios: int, cpu_cores: int = 0,
-                        on_scenario: ScenarioListener = _ignore, on_progress: ProgressListener = _ignore) -> dict[str, Any]:
+                        on_scenario: ScenarioListener = _ignore, on_progress: ProgressListener = _ignore,
+                        scheduler: str | None = None) -> dict[str, Any]:
     """Rerun the backtest `setup` describes on `scenarios` transformed candle sets; `original` is
     the untransformed run's result. `setup.curve_columns` is filled in here."""
     curve = original["equity_curve"]
@@ -77,7 +78,7 @@ def candles_monte_carlo(setup: CandleScenarios, original: dict[str, Any], scenar
     columns = downsample_indices(length, scenario_curve_points(scenarios))
     timestamps = np.asarray(curve["timestamps_ms"])[columns].tolist()
     summaries: dict[int, dict[str, Any]] = {}
-    for summary in run_scenarios(replace(setup, curve_columns=columns), range(scenarios), cpu_cores):
+    for summary in run_scenarios(replace(setup, curve_columns=columns), range(scenarios), cpu_cores, scheduler):
         summaries[summary["index"]] = summary
         on_scenario(summary["index"], summary["metrics"], timestamps, summary["curve"])
         on_progress(len(summaries), scenarios)

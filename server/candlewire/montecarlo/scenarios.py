@@ -66,11 +66,13 @@ class CandleScenarios:
         return run
 
 
-def run_scenarios(setup: CandleScenarios, indices: Iterable[int], cpu_cores: int = 0) -> Iterator[dict[str, Any]]:
+def run_scenarios(
+    setup: CandleScenarios, indices: Iterable[int], cpu_cores: int = 0, scheduler: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Each scenario's summary as it finishes (any order), on `execution.executor_for(cpu_cores)`:
     a Dask cluster when one is configured, else a local pool (0: every core; 1: this process)."""
     indices = list(indices)
-    with executor_for(min(cpu_cores or os.cpu_count() or 1, len(indices))).share(setup) as shared:
+    with executor_for(min(cpu_cores or os.cpu_count() or 1, len(indices)), scheduler).share(setup) as shared:
         for _, summary in shared.map_unordered(run_scenario, indices):
             yield summary
 
