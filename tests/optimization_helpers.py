@@ -3,7 +3,6 @@ job context, and a small optimization request over them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +23,6 @@ SLOW_SOURCE = "import time\n" + golden.STRATEGY_SOURCE.replace(
 )
 
 
-@dataclass
-class RecordingContext:
-    database_url: str
-    data_dir: Path
-    session_id: str
-    events: list[tuple[str, Any]] = field(default_factory=list)
-
-    def progress(self, done: int, total: int, current_time_ms: int | None = None) -> None:
-        self.events.append(("progress", (done, total)))
-
-    def log(self, text: str, level: str = "info") -> None:
-        self.events.append(("log", text))
-
-    def result(self, payload: dict[str, Any], final: bool = False) -> None:
-        self.events.append(("result", payload))
-
-    def trials(self) -> list[dict[str, Any]]:
-        return [payload["trial"] for kind, payload in self.events if kind == "result"]
 
 
 def prepare(directory: Path, database_url: str | None = None, source: str = golden.STRATEGY_SOURCE):

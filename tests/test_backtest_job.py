@@ -3,13 +3,11 @@ run() with a recording context, checked against `research.backtest` on the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import golden
+import pytest
 from candlewire import research
 from candlewire.backtests.job import run
 from candlewire.backtests.request import resolve_backtest
@@ -19,24 +17,7 @@ from candlewire.errors import InvalidArgument
 from candlewire.storage.candles import insert_candles
 from candlewire.storage.db import create_engine, migrate
 from candlewire.strategies.workspace import StrategyWorkspace
-
-
-@dataclass
-class RecordingContext:
-    """Stands in for the job runtime's context (the runtime has its own tests); keeps every event."""
-
-    database_url: str
-    data_dir: Path
-    events: list[tuple[str, Any]] = field(default_factory=list)
-
-    def progress(self, done: int, total: int, current_time_ms: int | None = None) -> None:
-        self.events.append(("progress", (done, total, current_time_ms)))
-
-    def log(self, text: str, level: str = "info") -> None:
-        self.events.append(("log", (level, text)))
-
-    def result(self, payload: dict[str, Any], final: bool = False) -> None:
-        self.events.append(("result", (payload, final)))
+from recording_context import RecordingContext
 
 
 @pytest.fixture(scope="module")

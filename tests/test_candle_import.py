@@ -4,39 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-
 from candlewire.data.candle_import import MINUTE_MS, run, validate_import_request
 from candlewire.data.exchanges import API_URLS_ENV
 from candlewire.errors import InvalidArgument
 from candlewire.storage.candles import load_candles
 from candlewire.storage.db import create_engine, migrate
 from fake_exchange import FakeBinance, synthetic_candle
+from recording_context import RecordingContext
 
 PAGE = 1000
 
 
-@dataclass
-class RecordingContext:
-    """Stands in for the job runtime's context (the runtime has its own tests); keeps every event."""
-
-    database_url: str
-    data_dir: Path
-    events: list[tuple[str, Any]] = field(default_factory=list)
-
-    def progress(self, done: int, total: int, current_time_ms: int | None = None) -> None:
-        self.events.append(("progress", (done, total, current_time_ms)))
-
-    def log(self, text: str, level: str = "info") -> None:
-        self.events.append(("log", (level, text)))
-
-    def result(self, payload: dict[str, Any], final: bool = False) -> None:
-        self.events.append(("result", (payload, final)))
 
 
 def _minute(offset: int = 0) -> int:

@@ -13,7 +13,8 @@ from candlewire.execution import DASK_SCHEDULER_ENV, executor_for
 from candlewire.optimization import job
 from candlewire.optimization.request import resolve_optimization
 from dask_cluster import DaskCluster, cluster  # noqa: F401 - cluster is a fixture
-from optimization_helpers import SLOW_SOURCE, RecordingContext, prepare, request
+from optimization_helpers import SLOW_SOURCE, prepare, request
+from recording_context import RecordingContext
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_local_pool_and_dask_cluster_give_the_same_seeded_result(cluster, setup,
     on_dask = job.run(params, ctx)
     assert on_dask == local
     assert local["trials_completed"] == 16
-    assert any("dask executor" in payload for kind, payload in ctx.events if kind == "log")
+    assert any("dask executor" in text for _, text in ctx.of_kind("log"))
 
 
 class KillingContext(RecordingContext):

@@ -19,7 +19,8 @@ from candlewire.optimization.request import resolve_optimization
 from candlewire.optimization.scoring import FAILED_SCORE, Scoring
 from candlewire.optimization.space import distributions, dna
 from candlewire.optimization.study import make_sampler, open_study, storage_for
-from optimization_helpers import FRAGILE_SOURCE, RecordingContext, prepare, request
+from optimization_helpers import FRAGILE_SOURCE, prepare, request
+from recording_context import RecordingContext
 from pg import throwaway_postgres_url
 
 
@@ -138,7 +139,7 @@ def test_job_finds_ranked_candidates_and_reports_each_trial(sqlite_setup):
     result, ctx = run_job(sqlite_setup, params)
     trials = ctx.trials()
     assert [trial["number"] for trial in trials] == list(range(8))
-    assert [payload for kind, payload in ctx.events if kind == "progress"][-1] == (8, 8)
+    assert ctx.of_kind("progress")[-1][:2] == (8, 8)
     assert result["trials_completed"] == 8
     candidates = result["candidates"]
     assert [c["rank"] for c in candidates] == list(range(1, len(candidates) + 1))

@@ -10,7 +10,7 @@ from candlewire.api.candle_files import LocalCandlesMethods
 from candlewire.api.sessions import SessionEndpoints
 from candlewire.api.v1 import candles_pb2, candles_pb2_grpc
 from candlewire.data.candle_import import validate_import_request
-from candlewire.data.exchanges import get_exchange, validate_symbol
+from candlewire.data.exchanges import get_exchange, market_violations
 from candlewire.errors import require
 from candlewire.storage import candles as candle_store
 
@@ -101,18 +101,8 @@ class CandlesServicer(LocalCandlesMethods, candles_pb2_grpc.CandlesServiceServic
             ]
         )
 
-    def _market(self, exchange: str, symbol: str) -> None:
-        violations = {}
-        if not exchange:
-            violations["exchange"] = "must not be empty"
-        if not symbol:
-            violations["symbol"] = "must not be empty"
-        require(violations)
-        get_exchange(exchange)
-        validate_symbol(symbol)
-
     async def DeleteCandles(self, request, context):
-        self._market(request.exchange, request.symbol)
+        require(market_violations(request.exchange, request.symbol))
         bounds = {}
         if request.HasField("range"):
             if request.range.HasField("start_time"):

@@ -34,7 +34,9 @@ class BacktestContext(Protocol):
     def log(self, text: str, level: str = "info") -> None: ...
 
 
-def run(params: dict[str, Any], ctx: BacktestContext) -> dict[str, Any]:
+def load_inputs(params: dict[str, Any], ctx: BacktestContext):
+    """What a job needs to rerun a recorded backtest: its candles, warm-up candles, and a loader of
+    its strategies from the source snapshot taken when it was started."""
     engine = create_engine(ctx.database_url)
     try:
         candles, warm_up = load_markets(engine, params)
@@ -43,6 +45,11 @@ def run(params: dict[str, Any], ctx: BacktestContext) -> dict[str, Any]:
     load = snapshot_loader(
         {entry["name"]: entry["source"] for entry in params["strategy_sources"]}, StrategyWorkspace(ctx.data_dir).root
     )
+    return candles, warm_up, load
+
+
+def run(params: dict[str, Any], ctx: BacktestContext) -> dict[str, Any]:
+    candles, warm_up, load = load_inputs(params, ctx)
     routes = [{**route, "strategy": strategy_class(load, route)} for route in params["routes"]]
     result = run_backtest(
         engine_config(params),

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import sqlalchemy as sa
 
-from candlewire.data.exchanges import get_exchange, validate_symbol
+from candlewire.data.exchanges import market_violations
 from candlewire.engine.timeframes import CLOSE, HIGH, LOW, OPEN, TIMESTAMP, VOLUME, TIMEFRAMES
-from candlewire.errors import InvalidArgument, NotFound, require
+from candlewire.errors import NotFound, require
 from candlewire.storage.candles import load_candles
 from candlewire.storage.models import Candle
 
@@ -70,15 +70,7 @@ def stored_span(engine: sa.Engine, exchange: str, symbol: str) -> tuple[int, int
 
 
 def _validate(exchange: str, symbol: str, timeframe: str, start_ms: int | None, end_ms: int | None, limit: int) -> None:
-    violations: dict[str, str] = {}
-    try:
-        get_exchange(exchange)
-    except NotFound:
-        violations["exchange"] = f"unknown exchange {exchange!r}"
-    try:
-        validate_symbol(symbol)
-    except InvalidArgument as error:
-        violations.update(error.violations)
+    violations = market_violations(exchange, symbol)
     if timeframe not in TIMEFRAMES:
         violations["timeframe"] = f"must be one of {', '.join(TIMEFRAMES)}"
     if start_ms is not None and end_ms is not None and start_ms >= end_ms:

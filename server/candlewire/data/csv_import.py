@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from candlewire.data.exchanges import get_exchange, validate_symbol
-from candlewire.errors import InvalidArgument, NotFound, require
+from candlewire.data.exchanges import market_violations
+from candlewire.errors import InvalidArgument, require
 from candlewire.storage.candles import insert_candles
 
 MINUTE_MS = 60_000
@@ -56,15 +56,7 @@ def import_candle_file(
     engine: sa.Engine, exchange: str, symbol: str, content: bytes, fill_gaps: bool = False
 ) -> CandleFileImport:
     """Validate and store the file's candles; return how many rows were new (stored minutes are left alone)."""
-    violations: dict[str, str] = {}
-    try:
-        get_exchange(exchange)
-    except NotFound:
-        violations["exchange"] = f"unknown exchange {exchange!r}"
-    try:
-        validate_symbol(symbol)
-    except InvalidArgument as error:
-        violations.update(error.violations)
+    violations = market_violations(exchange, symbol)
     try:
         candles, gaps = parse_candle_csv(content, fill_gaps)
     except InvalidArgument as error:

@@ -160,6 +160,16 @@ def validate_symbol(symbol: str, field_name: str = "symbol") -> None:
         )
 
 
+def market_violations(exchange: str, symbol: str) -> dict[str, str]:
+    """What is wrong with an (exchange, symbol) pair, by field name; empty when both are valid."""
+    violations: dict[str, str] = {}
+    if exchange not in _BY_ID:
+        violations["exchange"] = "must not be empty" if not exchange else f"unknown exchange {exchange!r}"
+    if not SYMBOL_PATTERN.match(symbol or ""):
+        violations["symbol"] = "must not be empty" if not symbol else "must look like BTC-USDT (upper case)"
+    return violations
+
+
 def to_candlewire_symbol(market: Mapping[str, Any]) -> str:
     return f"{market['base']}-{market['quote']}"
 

@@ -18,7 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from candlewire.montecarlo.scenarios import CANDLE_METRICS, CandleScenarios, run_scenarios
+from candlewire.montecarlo.scenarios import (
+    CANDLE_METRICS,
+    CandleScenarios,
+    run_scenarios,
+)
 from candlewire.montecarlo.statistics import downsample_indices, metric_distributions
 from candlewire.montecarlo.trades import TRADE_METRICS, TradeShuffle
 

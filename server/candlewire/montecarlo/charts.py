@@ -7,7 +7,14 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.dates import date2num
 
-from candlewire.reports.charts import STRATEGY_COLOUR, datetimes, message_png, new_figure, png, style_time_axes
+from candlewire.reports.charts import (
+    STRATEGY_COLOUR,
+    datetimes,
+    message_png,
+    new_figure,
+    png,
+    style_time_axes,
+)
 
 _SCENARIO_COLOUR = "#8b949e"
 

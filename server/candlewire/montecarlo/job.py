@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from candlewire.backtests import job as backtest_job
-from candlewire.backtests.job import route_hyperparameters
-from candlewire.backtests.job import strategy_class
-from candlewire.backtests.loader import snapshot_loader
+from candlewire.backtests.job import route_hyperparameters, strategy_class
 from candlewire.engine.backtest import DEFAULT_LOGGING
 from candlewire.errors import FailedPrecondition
 from candlewire.jobs.context import JobContext
@@ -74,14 +72,7 @@ def _original_result(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
 def _candle_scenarios(params: dict[str, Any], ctx: JobContext) -> CandleScenarios:
     backtest = params["backtest"]
-    engine = create_engine(ctx.database_url)
-    try:
-        candles, warm_up = backtest_job.load_markets(engine, backtest)
-    finally:
-        engine.dispose()
-    sources = {entry["name"]: entry["source"] for entry in backtest["strategy_sources"]}
-    root = StrategyWorkspace(ctx.data_dir).root
-    load = snapshot_loader(sources, root)
+    candles, warm_up, load = backtest_job.load_inputs(backtest, ctx)
     return CandleScenarios(
         config=backtest_job.engine_config(backtest),
         routes=backtest["routes"],
@@ -94,6 +85,6 @@ def _candle_scenarios(params: dict[str, Any], ctx: JobContext) -> CandleScenario
         pipeline=params["candle_pipeline"],
         batch_length=params["batch_length"],
         seed=params["seed"],
-        strategy_sources=sources,
-        strategies_root=str(root),
+        strategy_sources={entry["name"]: entry["source"] for entry in backtest["strategy_sources"]},
+        strategies_root=str(StrategyWorkspace(ctx.data_dir).root),
     )

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from candlewire.reports.charts import LOSS_COLOUR, NEUTRAL_COLOUR, message_png, new_figure, png
+from candlewire.reports.charts import (
+    LOSS_COLOUR,
+    NEUTRAL_COLOUR,
+    message_png,
+    new_figure,
+    png,
+)
 
 
 def significance_chart_png(result: dict) -> bytes:

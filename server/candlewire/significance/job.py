@@ -6,26 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from candlewire.backtests import job as backtest_job
-from candlewire.backtests.job import route_hyperparameters
-from candlewire.backtests.job import strategy_class
-from candlewire.backtests.loader import snapshot_loader
+from candlewire.backtests.job import route_hyperparameters, strategy_class
 from candlewire.jobs.context import JobContext
 from candlewire.significance.bootstrap import significance_test
 from candlewire.significance.signals import record_signals
-from candlewire.storage.db import create_engine
-from candlewire.strategies.workspace import StrategyWorkspace
 
 
 def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     backtest = params["backtest"]
-    engine = create_engine(ctx.database_url)
-    try:
-        candles, warm_up = backtest_job.load_markets(engine, backtest)
-    finally:
-        engine.dispose()
-    load = snapshot_loader(
-        {entry["name"]: entry["source"] for entry in backtest["strategy_sources"]}, StrategyWorkspace(ctx.data_dir).root
-    )
+    candles, warm_up, load = backtest_job.load_inputs(backtest, ctx)
     (route,) = backtest["routes"]
     strategy = strategy_class(load, route)
     ctx.log(f"recording the entry signal of {route['strategy']} on {route['symbol']} {route['timeframe']}")

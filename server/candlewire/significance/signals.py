@@ -15,7 +15,13 @@ from collections.abc import Callable
 import numpy as np
 
 from candlewire.engine.backtest import DEFAULT_LOGGING, run_backtest
-from candlewire.engine.timeframes import CLOSE, MINUTE_MS, TIMESTAMP, aggregate, timeframe_minutes
+from candlewire.engine.timeframes import (
+    CLOSE,
+    MINUTE_MS,
+    TIMESTAMP,
+    aggregate,
+    timeframe_minutes,
+)
 
 MINUTES_PER_YEAR = 365 * 1440
 
