@@ -79,6 +79,8 @@ def test_run_streams_every_trial_then_ranked_candidates(client, run):
     trials = [event.trial for event in run if event.HasField("trial")]
     assert sorted(trial.number for trial in trials) == list(range(TRIALS))
     assert all(set(trial.params) == {"fast", "slow"} and len(trial.dna) == 2 for trial in trials)
+    completed = [trial.score for trial in trials if trial.state == OPT.TRIAL_STATE_COMPLETE]
+    assert [trial.best_score for trial in trials if trial.HasField("best_score")][-1] == max(completed)
     (result,) = [event.result for event in run if event.HasField("result")]
     assert result.trials_completed == TRIALS
     best = result.candidates[0]

@@ -117,8 +117,9 @@ def is_optimization_trial(payload: dict[str, Any]) -> bool:
     return "trial" in payload
 
 
-def optimization_trial(report: dict[str, Any]) -> optimization_pb2.OptimizationTrial:
+def optimization_trial(report: dict[str, Any], best_score: float | None = None) -> optimization_pb2.OptimizationTrial:
     return optimization_pb2.OptimizationTrial(
+        best_score=best_score,
         number=report["number"],
         state=TRIAL_STATES[report["state"]],
         params=hyperparameter_values(report["params"]),
@@ -172,7 +173,7 @@ _SHAPES: dict[str, list[tuple[Callable[[dict], bool] | None, str, str, Callable[
     ],
     "significance_test": [(None, "result", "significance_test_result", significance_test_result)],
     "optimization": [
-        (is_optimization_trial, "trial", "optimization_trial", lambda payload: optimization_trial(payload["trial"])),
+        (is_optimization_trial, "trial", "optimization_trial", lambda payload: optimization_trial(payload["trial"], payload.get("best_score"))),
         (None, "result", "optimization_result", optimization_result),
     ],
 }

@@ -309,7 +309,6 @@ def follow(batches, label: str):
     """Show a session's event stream as a progress bar plus its log lines (and the best score so far
     of an optimization's trials); return the typed result."""
     result = None
-    best = None
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task(label, total=None)
@@ -321,9 +320,8 @@ def follow(batches, label: str):
                 bar.console.print(f"[dim]{event.log.time.ToDatetime(tzinfo=timezone.utc):%H:%M:%S}[/] {event.log.text}")
             elif which == "result":
                 result = event.result
-            elif which == "trial" and event.trial.state == optimization_pb2.TRIAL_STATE_COMPLETE:
-                best = event.trial.score if best is None else max(best, event.trial.score)
-                bar.update(task, description=f"{label} (best score {best:,.4f})")
+            elif which == "trial" and event.trial.HasField("best_score"):
+                bar.update(task, description=f"{label} (best score {event.trial.best_score:,.4f})")
             elif which == "session":
                 status = common_pb2.SessionStatus.Name(event.session.status).removeprefix("SESSION_STATUS_")
                 bar.update(task, description=f"{label} [{status.lower()}]")

@@ -32,7 +32,7 @@ def run(params: dict[str, Any], ctx) -> dict[str, Any]:
     last_best: list[float | None] = [None]
 
     def on_trial(report: dict[str, Any], done: int, best: float | None) -> None:
-        ctx.result({"trial": report})
+        ctx.result({"trial": report, "best_score": best})
         ctx.progress(done, plan.trials)
         if best is not None and best != last_best[0]:
             last_best[0] = best

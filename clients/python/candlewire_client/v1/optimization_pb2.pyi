@@ -273,12 +273,15 @@ class OptimizationTrial(_message.Message):
     SCORE_FIELD_NUMBER: _builtins.int
     SCORES_FIELD_NUMBER: _builtins.int
     TRAINING_METRICS_FIELD_NUMBER: _builtins.int
+    BEST_SCORE_FIELD_NUMBER: _builtins.int
     number: _builtins.int
     """0-based trial number."""
     state: Global___TrialState.ValueType
     dna: _builtins.str
     score: _builtins.float
     """Objective value (higher is better)."""
+    best_score: _builtins.float
+    """The best score of the trials completed so far, this one included; unset while none has."""
     @_builtins.property
     def params(self) -> _containers.MessageMap[_builtins.str, _common_pb2.HyperparameterValue]: ...
     @_builtins.property
@@ -297,12 +300,15 @@ class OptimizationTrial(_message.Message):
         score: _builtins.float = ...,
         scores: _abc.Iterable[_builtins.float] | None = ...,
         training_metrics: _common_pb2.Metrics | None = ...,
+        best_score: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["training_metrics", b"training_metrics"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_best_score", b"_best_score", "best_score", b"best_score", "training_metrics", b"training_metrics"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dna", b"dna", "number", b"number", "params", b"params", "score", b"score", "scores", b"scores", "state", b"state", "training_metrics", b"training_metrics"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_best_score", b"_best_score", "best_score", b"best_score", "dna", b"dna", "number", b"number", "params", b"params", "score", b"score", "scores", b"scores", "state", b"state", "training_metrics", b"training_metrics"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__best_score: _TypeAlias = _typing.Literal["best_score"]  # noqa: Y015
+    _WhichOneofArgType__best_score: _TypeAlias = _typing.Literal["_best_score", b"_best_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__best_score) -> _WhichOneofReturnType__best_score | None: ...
 
 Global___OptimizationTrial: _TypeAlias = OptimizationTrial  # noqa: Y015
 
