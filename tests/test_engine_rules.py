@@ -105,3 +105,42 @@ def test_aggregation_by_count_from_the_first_candle():
     # incomplete bucket and is left out
     assert bars.tolist() == [[0, 10, 13, 14, 9, 3], [120_000, 13, 16, 17, 8, 7]]
     assert TIMEFRAMES["1M"] == 30 * 1440 and TIMEFRAMES["4h"] == 240 and TIMEFRAMES["1D"] == 1440
+
+
+def test_routes_on_different_timeframes_each_decide_at_their_own_bar_closes():
+    """A 5m route and a 15m route over the same 30 minutes: the 5m one runs at minutes 5, 10, …, 30
+    (6 times), the 15m one at 15 and 30 (twice), each seeing its own bars; at a shared close the
+    routes run in list order."""
+    from candlewire.engine.backtest import run_backtest
+    from test_engine_support import EXCHANGE, candles, config
+
+    seen = []
+
+    def watcher(name):
+        class Watcher(Strategy):
+            def should_long(self):
+                seen.append((name, self.time, len(self.candles), self.candles[-1][2]))
+                return False
+
+            def go_long(self):
+                pass
+
+        return Watcher
+
+    rows = [(100 + i, 100 + i + 0.5, 101 + i, 99 + i) for i in range(30)]
+    array = candles(rows)
+    market = {"exchange": EXCHANGE, "symbol": "BTC-USDT", "candles": array}
+    routes = [
+        {"exchange": EXCHANGE, "symbol": "BTC-USDT", "timeframe": "5m", "strategy": watcher("5m")},
+        {"exchange": EXCHANGE, "symbol": "ETH-USDT", "timeframe": "15m", "strategy": watcher("15m")},
+    ]
+    run_backtest(config(), routes, [], {f"{EXCHANGE}-BTC-USDT": market, f"{EXCHANGE}-ETH-USDT": {**market, "symbol": "ETH-USDT"}})
+
+    start = array[0, 0]
+    minute = 60_000
+    expected_5m = [("5m", start + k * 5 * minute, k, rows[k * 5 - 1][1]) for k in range(1, 7)]
+    expected_15m = [("15m", start + k * 15 * minute, k, rows[k * 15 - 1][1]) for k in range(1, 3)]
+    assert [s for s in seen if s[0] == "5m"] == expected_5m
+    assert [s for s in seen if s[0] == "15m"] == expected_15m
+    # At minute 15 and 30 both routes decide, the 5m route (listed first) before the 15m one.
+    assert seen.index(expected_5m[2]) < seen.index(expected_15m[0])
