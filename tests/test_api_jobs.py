@@ -353,3 +353,10 @@ def test_cancelling_an_unknown_job_is_not_found(client, rest):
     response = rest.post(f"/v1/testJobs/{'0' * 32}:cancel", json={})
     assert response.status_code == 404
     assert response.json()["code"] == 5
+
+
+def test_the_test_job_service_exists_only_when_enabled(dedicated_server):
+    server = dedicated_server(CANDLEWIRE_ENABLE_TEST_JOBS="0")
+    with server.client() as client:
+        failure = rpc_error(lambda: start_test_job(client, steps=1))
+    assert failure.code() == grpc.StatusCode.UNIMPLEMENTED
