@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from candlewire.api import convert, results
-from candlewire.api.sessions import require_cursor
+from candlewire.api.sessions import is_final_result, require_cursor
 from candlewire.api.v1 import event_pb2, event_pb2_grpc
 from candlewire.errors import InvalidArgument
 from candlewire.storage import sessions as session_store
@@ -64,6 +64,10 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         elif event.kind == "log":
             message.log.CopyFrom(convert.log_line(event.time, event.payload))
         elif event.kind == "result":
-            typed = results.typed_result(kind, event.payload["result"])
+            if is_final_result(event):
+                payload = (await asyncio.to_thread(session_store.get_session, self.app.engine, event.session_id)).result
+            else:
+                payload = event.payload["result"]
+            typed = results.typed_result(kind, payload)
             getattr(message, typed.event_field).CopyFrom(typed.message)
         return message

@@ -15,6 +15,10 @@ from candlewire.storage import sessions as session_store
 UPDATABLE_PATHS = {"session.title": "title", "session.description": "description"}
 
 
+def is_final_result(event) -> bool:
+    return event.kind == "result" and event.payload.get("final", False)
+
+
 def require_id(session_id: str) -> str:
     if not session_id:
         raise InvalidArgument("id is required", {"id": "must not be empty"})
@@ -53,17 +57,19 @@ class SessionEndpoints:
     async def watch(self, session_id: str, after_sequence: int = 0) -> AsyncIterator[Any]:
         await self.get(session_id)
         async for batch in self.app.runtime.watch(session_id, require_cursor(after_sequence)):
-            yield self.batch_type(events=[self.event(event) for event in batch])
+            final = (await self.get(session_id)).result if any(is_final_result(e) for e in batch) else None
+            yield self.batch_type(events=[self.event(event, final) for event in batch])
 
     async def run(self, params: dict[str, Any], title: str = "", description: str = "") -> AsyncIterator[Any]:
         record = await self.start(params, title, description)
         async for batch in self.watch(record.id):
             yield batch
 
-    def event(self, event) -> Any:
+    def event(self, event, final_result: dict | None = None) -> Any:
+        """The typed event; a final result event is filled from `final_result` (the session's result)."""
         message = convert.fill_event(self.event_type(), event)
         if event.kind == "result":
-            typed = results.typed_result(self.kind, event.payload["result"])
+            typed = results.typed_result(self.kind, final_result if is_final_result(event) else event.payload["result"])
             getattr(message, typed.service_field).CopyFrom(typed.message)
         return message
 

@@ -4,7 +4,8 @@ Payloads by event kind:
 - `status`: the session as `SessionRecord.to_dict()`.
 - `progress`: {"done", "total", "eta_seconds" (None until known), "current_time_ms" (None if not given)}.
 - `log`: {"level", "text"}.
-- `result`: {"final": bool, "result": dict} — partial results while running, then the final one.
+- `result`: {"final": false, "result": dict} for a partial result while running; {"final": true} when
+  the final result is ready (the result itself is the session's `result`, stored in the same transaction).
 """
 
 from __future__ import annotations

@@ -460,9 +460,12 @@ class JobRuntime:
                 payload = {**payload, "eta_seconds": self._eta(job, payload["done"], payload["total"])}
                 changes["progress"] = payload
             elif kind == "result":
+                changes["result"] = payload["result"]
                 if payload.get("final"):
                     job.final_result = payload["result"]
-                changes["result"] = payload["result"]
+                    # The final result can be large (a backtest's trades): the session row keeps it,
+                    # written in the same transaction as this event, which only marks it.
+                    payload = {"final": True}
             events.append(NewEvent(session_id, kind, time_, payload))
         if changes:
             job.session = dataclasses.replace(job.session, **changes)
