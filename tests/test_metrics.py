@@ -22,7 +22,7 @@ average_winning_holding_period average_losing_holding_period gross_profit gross_
 max_underwater_period annual_return sharpe_ratio calmar_ratio sortino_ratio omega_ratio
 serenity_index smart_sharpe smart_sortino total_open_trades open_pl winning_streak losing_streak
 current_streak largest_winning_trade largest_losing_trade avg_trades_per_day avg_trades_per_week
-avg_trades_per_month""".split()
+avg_trades_per_month annualization""".split()
 
 
 def trade(kind, pnl, hold, fee=0.0):
@@ -105,12 +105,14 @@ def test_streaks_on_known_sequence():
 
 
 def test_average_trades_per_period():
+    # The reference counts the period one minute longer than [start, finish).
+    minute = 1 / 1440
     m = metrics(days=10)  # 6 trades in 10 days
-    assert m["avg_trades_per_day"] == pytest.approx(0.6)
-    assert m["avg_trades_per_week"] == pytest.approx(0.6 * 7)
-    assert m["avg_trades_per_month"] == pytest.approx(0.6 * 30.44)
+    assert m["avg_trades_per_day"] == pytest.approx(6 / (10 + minute))
+    assert m["avg_trades_per_week"] == pytest.approx(6 / (10 + minute) * 7)
+    assert m["avg_trades_per_month"] == pytest.approx(6 / (10 + minute) * 30.44)
     m = compute_metrics(TRADES, BALANCES, 100.0, START_MS, START_MS + 36 * 3_600_000)  # 1.5 days
-    assert m["avg_trades_per_day"] == pytest.approx(4.0)
+    assert m["avg_trades_per_day"] == pytest.approx(6 / (1.5 + minute))
     m = compute_metrics(TRADES, BALANCES, 100.0, START_MS, START_MS)  # empty period
     assert m["avg_trades_per_day"] == 0.0
 
@@ -120,7 +122,7 @@ def test_no_trades():
     assert_all_finite(m)
     assert m["total"] == 0 and m["win_rate"] == 0 and m["net_profit_percentage"] == 0
     assert m["starting_balance"] == m["finishing_balance"] == 1000.0
-    assert all(v == 0 for k, v in m.items() if k not in ("starting_balance", "finishing_balance"))
+    assert all(v == 0 for k, v in m.items() if k not in ("starting_balance", "finishing_balance", "annualization"))
     for balances in ([], [1000.0], [1000.0, 1000.0]):
         m = compute_metrics([], balances, 1000.0, START_MS, START_MS)
         assert_all_finite(m)

@@ -9,8 +9,10 @@ NEAR_PRICE_FRACTION = 0.00015
 
 
 def qty_add(a: float, b: float) -> float:
-    """a + b without float dust, so a position reduced by exactly its size reaches exactly 0."""
-    return float(Decimal(repr(a)) + Decimal(repr(b)))
+    """a + b without float dust, so a position reduced by exactly its size reaches exactly 0.
+
+    Strategies often size with numpy scalars; float() first keeps repr() a plain number."""
+    return float(Decimal(repr(float(a))) + Decimal(repr(float(b))))
 
 
 def is_price_near(price: float, reference: float) -> bool:

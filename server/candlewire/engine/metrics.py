@@ -48,8 +48,10 @@ Trade statistics (closed trades; PNL > 0 wins, PNL < 0 losses, PNL == 0 neither)
     Holding periods are in seconds.  Streaks: a run of consecutive wins counts +1, +2, ...,
     a run of losses -1, -2, ...; a break-even trade resets to 0.  winning_streak = max(0,
     max), losing_streak = max(0, -min), current_streak = last value.
-    avg_trades_per_day = total / ((finish_ms - start_ms) / 86 400 000); per week x 7; per
-    month x 30.44 (the average Gregorian month used by the reference port).
+    avg_trades_per_day = total / ((finish_ms - start_ms + 60 000) / 86 400 000) (the reference
+    counts the period one minute longer than [start, finish), measured against Jesse 3.5.3);
+    per week x 7; per month x 30.44 (the average Gregorian month used by the reference).
+    annualization = 365, the days per year every annualized ratio uses.
 
 Undefined values
     The reference yields NaN or +-inf where a ratio is 0/0 or x/0 (average of an empty
@@ -68,6 +70,7 @@ import numpy as np
 
 PERIODS_PER_YEAR = 365
 DAY_MS = 86_400_000
+MINUTE_MS = 60_000
 DAYS_PER_WEEK = 7
 DAYS_PER_MONTH = 30.44
 CVAR_CONFIDENCE = 0.95
@@ -85,13 +88,13 @@ METRIC_KEYS = (
     "calmar_ratio", "sortino_ratio", "omega_ratio", "serenity_index", "smart_sharpe",
     "smart_sortino", "total_open_trades", "open_pl", "winning_streak", "losing_streak",
     "current_streak", "largest_winning_trade", "largest_losing_trade", "avg_trades_per_day",
-    "avg_trades_per_week", "avg_trades_per_month",
+    "avg_trades_per_week", "avg_trades_per_month", "annualization",
 )
 
 _INT_KEYS = frozenset({
     "total", "total_winning_trades", "total_losing_trades", "longs_count", "shorts_count",
     "max_underwater_period", "total_open_trades", "winning_streak", "losing_streak",
-    "current_streak",
+    "current_streak", "annualization",
 })
 
 
@@ -298,8 +301,8 @@ def compute_metrics(
     shorts_percentage = 100.0 - longs_percentage if (longs_count + shorts_count) else 0.0
 
     streak = _streaks(pnl) if total else np.zeros(1, dtype=np.int64)
-    duration_days = (float(finish_ms) - float(start_ms)) / DAY_MS
-    per_day = _div(total, duration_days) if duration_days > 0 else 0.0
+    duration_days = (float(finish_ms) - float(start_ms) + MINUTE_MS) / DAY_MS
+    per_day = _div(total, duration_days) if finish_ms > start_ms else 0.0
 
     out: dict[str, Any] = {
         "total": total,
@@ -338,6 +341,7 @@ def compute_metrics(
         "avg_trades_per_day": per_day,
         "avg_trades_per_week": per_day * DAYS_PER_WEEK,
         "avg_trades_per_month": per_day * DAYS_PER_MONTH,
+        "annualization": PERIODS_PER_YEAR,
     }
     out.update(_balance_metrics(b))
 

@@ -256,29 +256,31 @@ class Strategy:
     def current_candle(self) -> np.ndarray:
         return self.candles[-1]
 
+    # Prices and amounts are numpy float64, as in Jesse: a strategy's own rounding (numpy rounds
+    # halves to even, Python's round() works on the binary value) must give the same orders.
     @property
-    def price(self) -> float:
-        return self._route.market.price
+    def price(self) -> np.float64:
+        return np.float64(self._route.market.price)
 
     @property
-    def open(self) -> float:
-        return float(self.candles[-1, OPEN])
+    def open(self) -> np.float64:
+        return self.candles[-1, OPEN]
 
     @property
-    def close(self) -> float:
-        return float(self.candles[-1, CLOSE])
+    def close(self) -> np.float64:
+        return self.candles[-1, CLOSE]
 
     @property
-    def high(self) -> float:
-        return float(self.candles[-1, HIGH])
+    def high(self) -> np.float64:
+        return self.candles[-1, HIGH]
 
     @property
-    def low(self) -> float:
-        return float(self.candles[-1, LOW])
+    def low(self) -> np.float64:
+        return self.candles[-1, LOW]
 
     @property
-    def volume(self) -> float:
-        return float(self.candles[-1, VOLUME])
+    def volume(self) -> np.float64:
+        return self.candles[-1, VOLUME]
 
     @property
     def time(self) -> int:
@@ -323,20 +325,20 @@ class Strategy:
         return self._sim.shared_vars
 
     @property
-    def balance(self) -> float:
-        return self._sim.wallet.balance
+    def balance(self) -> np.float64:
+        return np.float64(self._sim.wallet.balance)
 
     @property
     def capital(self) -> float:
         return self._sim.wallet.balance
 
     @property
-    def available_margin(self) -> float:
-        return self._sim.available_margin()
+    def available_margin(self) -> np.float64:
+        return np.float64(self._sim.available_margin())
 
     @property
-    def portfolio_value(self) -> float:
-        return self._sim.portfolio_value()
+    def portfolio_value(self) -> np.float64:
+        return np.float64(self._sim.portfolio_value())
 
     @property
     def fee_rate(self) -> float:

@@ -619,6 +619,7 @@ class Metrics(_message.Message):
     AVG_TRADES_PER_DAY_FIELD_NUMBER: _builtins.int
     AVG_TRADES_PER_WEEK_FIELD_NUMBER: _builtins.int
     AVG_TRADES_PER_MONTH_FIELD_NUMBER: _builtins.int
+    ANNUALIZATION_FIELD_NUMBER: _builtins.int
     total: _builtins.int
     """Closed trades."""
     total_winning_trades: _builtins.int
@@ -679,6 +680,8 @@ class Metrics(_message.Message):
     avg_trades_per_day: _builtins.float
     avg_trades_per_week: _builtins.float
     avg_trades_per_month: _builtins.float
+    annualization: _builtins.int
+    """Days per year the annualized ratios use (365)."""
     def __init__(
         self,
         *,
@@ -728,10 +731,11 @@ class Metrics(_message.Message):
         avg_trades_per_day: _builtins.float = ...,
         avg_trades_per_week: _builtins.float = ...,
         avg_trades_per_month: _builtins.float = ...,
+        annualization: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_return", b"annual_return", "average_holding_period", b"average_holding_period", "average_losing_holding_period", b"average_losing_holding_period", "average_loss", b"average_loss", "average_win", b"average_win", "average_winning_holding_period", b"average_winning_holding_period", "avg_trades_per_day", b"avg_trades_per_day", "avg_trades_per_month", b"avg_trades_per_month", "avg_trades_per_week", b"avg_trades_per_week", "calmar_ratio", b"calmar_ratio", "current_streak", b"current_streak", "expectancy", b"expectancy", "expectancy_percentage", b"expectancy_percentage", "expected_net_profit_every_100_trades", b"expected_net_profit_every_100_trades", "fee", b"fee", "finishing_balance", b"finishing_balance", "gross_loss", b"gross_loss", "gross_profit", b"gross_profit", "largest_losing_trade", b"largest_losing_trade", "largest_winning_trade", b"largest_winning_trade", "longs_count", b"longs_count", "longs_percentage", b"longs_percentage", "losing_streak", b"losing_streak", "max_drawdown", b"max_drawdown", "max_underwater_period", b"max_underwater_period", "net_profit", b"net_profit", "net_profit_percentage", b"net_profit_percentage", "omega_ratio", b"omega_ratio", "open_pl", b"open_pl", "ratio_avg_win_loss", b"ratio_avg_win_loss", "serenity_index", b"serenity_index", "sharpe_ratio", b"sharpe_ratio", "shorts_count", b"shorts_count", "shorts_percentage", b"shorts_percentage", "smart_sharpe", b"smart_sharpe", "smart_sortino", b"smart_sortino", "sortino_ratio", b"sortino_ratio", "starting_balance", b"starting_balance", "total", b"total", "total_losing_trades", b"total_losing_trades", "total_open_trades", b"total_open_trades", "total_winning_trades", b"total_winning_trades", "win_rate", b"win_rate", "win_rate_longs", b"win_rate_longs", "win_rate_shorts", b"win_rate_shorts", "winning_streak", b"winning_streak"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_return", b"annual_return", "annualization", b"annualization", "average_holding_period", b"average_holding_period", "average_losing_holding_period", b"average_losing_holding_period", "average_loss", b"average_loss", "average_win", b"average_win", "average_winning_holding_period", b"average_winning_holding_period", "avg_trades_per_day", b"avg_trades_per_day", "avg_trades_per_month", b"avg_trades_per_month", "avg_trades_per_week", b"avg_trades_per_week", "calmar_ratio", b"calmar_ratio", "current_streak", b"current_streak", "expectancy", b"expectancy", "expectancy_percentage", b"expectancy_percentage", "expected_net_profit_every_100_trades", b"expected_net_profit_every_100_trades", "fee", b"fee", "finishing_balance", b"finishing_balance", "gross_loss", b"gross_loss", "gross_profit", b"gross_profit", "largest_losing_trade", b"largest_losing_trade", "largest_winning_trade", b"largest_winning_trade", "longs_count", b"longs_count", "longs_percentage", b"longs_percentage", "losing_streak", b"losing_streak", "max_drawdown", b"max_drawdown", "max_underwater_period", b"max_underwater_period", "net_profit", b"net_profit", "net_profit_percentage", b"net_profit_percentage", "omega_ratio", b"omega_ratio", "open_pl", b"open_pl", "ratio_avg_win_loss", b"ratio_avg_win_loss", "serenity_index", b"serenity_index", "sharpe_ratio", b"sharpe_ratio", "shorts_count", b"shorts_count", "shorts_percentage", b"shorts_percentage", "smart_sharpe", b"smart_sharpe", "smart_sortino", b"smart_sortino", "sortino_ratio", b"sortino_ratio", "starting_balance", b"starting_balance", "total", b"total", "total_losing_trades", b"total_losing_trades", "total_open_trades", b"total_open_trades", "total_winning_trades", b"total_winning_trades", "win_rate", b"win_rate", "win_rate_longs", b"win_rate_longs", "win_rate_shorts", b"win_rate_shorts", "winning_streak", b"winning_streak"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
