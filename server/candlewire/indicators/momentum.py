@@ -9,7 +9,7 @@ import numpy as np
 import talib
 
 from . import _kernels as kn
-from .helpers import output, output_tuple, rolling_window, same_length, slice_candles, source
+from .helpers import output, output_tuple, rolling_sum, rolling_window, same_length, slice_candles, source
 
 Number = Union[float, np.ndarray]
 
@@ -158,9 +158,18 @@ rocr100.__doc__ = "Rate of change ratio * 100 (TA-Lib ROCR100)."
 
 
 def cmo(candles: np.ndarray, period: int = 14, source_type: str = "close", sequential: bool = False) -> Number:
-    """Chande momentum oscillator (TA-Lib CMO)."""
+    """Chande momentum oscillator as Chande defined it and Jesse computes it (not TA-Lib's smoothed
+    variant): 100 × (Σ gains − Σ losses) / (Σ gains + Σ losses) over the last `period` changes."""
     x = _f(source(candles, source_type, sequential))
-    return output(talib.CMO(x, timeperiod=period), sequential)
+    change = np.diff(x, prepend=np.nan)
+    gains = rolling_sum(np.where(change > 0, change, 0.0), period)
+    losses = rolling_sum(np.where(change < 0, -change, 0.0), period)
+    total = gains + losses
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(total > 0, 100.0 * (gains - losses) / total, 0.0)
+    # The first change needs a previous value, so the first full window ends at index `period`.
+    values[: min(period, len(values))] = np.nan
+    return output(values, sequential)
 
 
 def trix(candles: np.ndarray, period: int = 18, source_type: str = "close", sequential: bool = False) -> Number:
