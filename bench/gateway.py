@@ -33,8 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,12 +41,12 @@ import grpc
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from pg import ADMIN_DSN, throwaway_postgres_url  # noqa: E402
 from server_process import PASSWORD, ServerProcess  # noqa: E402
 from candlewire_client.testing.v1 import test_jobs_pb2, test_jobs_pb2_grpc
 from candlewire_client.v1 import auth_pb2, auth_pb2_grpc, common_pb2, system_pb2, system_pb2_grpc
 
 STREAM_TIMEOUT = 600.0
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 TARGET_ENVOY_OVERHEAD_MS = 0.5
 TARGET_EVENTS_PER_SECOND = 20_000
@@ -114,21 +113,6 @@ class Server(ServerProcess):
                 server += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # reaped children
         envoy = _cpu_seconds(self.envoy_pid())
         return server, envoy
-
-
-@contextlib.contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    name = f"candlewire_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 # --- unary latency ----------------------------------------------------------------------------
@@ -299,7 +283,7 @@ def main() -> int:
     parser.add_argument("--events-per-step", type=int, default=100, help="log events per job step (default 100)")
     database = parser.add_mutually_exclusive_group()
     database.add_argument("--database-url", default="", help="SQLAlchemy URL (default: SQLite in the temp dir)")
-    database.add_argument("--postgres", action="store_true", help=f"throwaway PostgreSQL database via {PG_ADMIN_DSN!r}")
+    database.add_argument("--postgres", action="store_true", help=f"throwaway PostgreSQL database via {ADMIN_DSN!r}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory (server.log)")
     args = parser.parse_args()
     if args.events < 1 or args.events_per_step < 1 or args.calls < 1:
@@ -318,7 +302,7 @@ def main() -> int:
         with contextlib.ExitStack() as stack:
             database_url = args.database_url
             if args.postgres:
-                database_url = stack.enter_context(throwaway_postgres())
+                database_url = stack.enter_context(throwaway_postgres_url())
             server = Server(data_dir=data_dir, database_url=database_url, own_session=True)
             stack.callback(server.stop)
             return bench(server, args)
