@@ -128,9 +128,11 @@ class JobRuntime:
             asyncio.create_task(self._dispatch(), name="job-dispatcher"),
         ]
         interrupted = await asyncio.to_thread(session_store.mark_interrupted, self._engine, RESTART_REASON)
+        # A watcher that finds the session terminal replays its stored events and stops, so the
+        # status event must be stored before anyone can watch.
         for session_id in interrupted:
             record = await asyncio.to_thread(session_store.get_session, self._engine, session_id)
-            await self._publish_status(record, changes={}, wait=False)
+            await self._publish_status(record, changes={})
         self._accepting = True
 
     async def shutdown(self) -> None:
