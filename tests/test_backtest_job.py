@@ -77,7 +77,7 @@ def test_job_result_matches_research_backtest(setup, rows):
     assert result["orders"] == expected["orders"]
     assert result["metrics"] == expected["metrics"]
     assert result["equity_curve"] == expected["equity_curve"]
-    assert result["strategy_sources"] == [{"name": golden.STRATEGY, "source": golden.STRATEGY_SOURCE}]
+    assert result["strategy_sources"] == [{"name": golden.STRATEGY, "source": golden.STRATEGY_SOURCE, "helper_files": {}}]
     assert [curve["name"] for curve in result["benchmark"]] == [f"{golden.SYMBOL} buy and hold"]
     assert "logs" not in result
 
@@ -111,6 +111,24 @@ def test_relative_imports_of_helper_files_work(setup):
     ).replace("self.balance * 0.5", "self.balance * fraction()"))
     result = run(resolve(setup), ctx)
     assert result["trades"] and result["trades"][0]["qty"] == pytest.approx(10_000 * 0.25 / result["trades"][0]["entry_price"], abs=0.001)
+
+
+def test_helper_files_run_as_snapshotted_when_the_session_started(setup):
+    engine, workspace, ctx = setup
+    helpers = workspace.root / golden.STRATEGY / "lib"
+    helpers.mkdir()
+    (helpers / "__init__.py").write_text("")
+    (helpers / "sizing.py").write_text("def fraction():\n    return 0.25\n")
+    workspace.save(golden.STRATEGY, golden.STRATEGY_SOURCE.replace(
+        "from candlewire import Strategy\n", "from candlewire import Strategy\nfrom .lib.sizing import fraction\n"
+    ).replace("self.balance * 0.5", "self.balance * fraction()"))
+    params = resolve(setup)
+
+    (helpers / "sizing.py").write_text("def fraction():\n    return 0.75\n")
+    result = run(params, ctx)
+
+    assert params["strategy_sources"][0]["helper_files"]["lib/sizing.py"] == "def fraction():\n    return 0.25\n"
+    assert result["trades"][0]["qty"] == pytest.approx(10_000 * 0.25 / result["trades"][0]["entry_price"], abs=0.001)
 
 
 def test_strategy_rule_broken_at_run_time_names_rule_and_line(setup):

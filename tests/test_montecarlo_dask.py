@@ -14,6 +14,7 @@ from candlewire import research
 from candlewire.execution import DASK_SCHEDULER_ENV
 from candlewire.montecarlo.analysis import candles_monte_carlo
 from candlewire.montecarlo.scenarios import CandleScenarios
+from candlewire.strategies.workspace import StrategySnapshot
 from dask_cluster import cluster  # noqa: F401 - cluster is a fixture
 from optimization_helpers import SLOW_SOURCE
 
@@ -63,7 +64,7 @@ def test_a_worker_killed_mid_job_loses_no_scenario(cluster, inputs, tmp_path, mo
     # The server job's way: strategies travel as sources (~0.6 s a scenario with the slow one).
     setup = CandleScenarios(
         config, route(golden.STRATEGY), [], candles, warm_up, None, PIPELINE, 1440, seed=11,
-        strategy_sources={golden.STRATEGY: SLOW_SOURCE}, strategies_root=str(tmp_path),
+        strategy_sources={golden.STRATEGY: StrategySnapshot(SLOW_SOURCE)}, strategies_root=str(tmp_path),
     )
     original = research.backtest(config, route(golden.strategy_class(SLOW_SOURCE)), [], candles, warm_up)
     scenarios = 8

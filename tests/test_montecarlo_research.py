@@ -9,6 +9,7 @@ import golden
 from candlewire import research
 from candlewire.montecarlo.scenarios import CANDLE_METRICS, CandleScenarios, run_scenarios
 from candlewire.montecarlo.trades import TRADE_METRICS
+from candlewire.strategies.workspace import StrategySnapshot
 
 PIPELINE = [{"gaussian_noise": {"close_sigma": 0.001, "wick_sigma": 0.001}}, {"moving_block_bootstrap": {"block_length": 60}}]
 
@@ -65,7 +66,7 @@ def test_pool_of_worker_processes_gives_the_same_scenarios_as_one_process(inputs
     config, routes, candles, warm_up = inputs
     setup = CandleScenarios(
         config, [{**routes[0], "strategy": golden.STRATEGY}], [], candles, warm_up, None, PIPELINE, 1440, seed=9,
-        strategy_sources={golden.STRATEGY: golden.STRATEGY_SOURCE}, strategies_root=str(tmp_path),
+        strategy_sources={golden.STRATEGY: StrategySnapshot(golden.STRATEGY_SOURCE)}, strategies_root=str(tmp_path),
     )
     in_process = sorted(run_scenarios(setup, [0, 1, 2], cpu_cores=1), key=lambda summary: summary["index"])
     pooled = sorted(run_scenarios(setup, [0, 1, 2], cpu_cores=2), key=lambda summary: summary["index"])

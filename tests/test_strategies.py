@@ -10,7 +10,7 @@ import pytest
 from candlewire.errors import AlreadyExists, InvalidArgument, NotFound
 from candlewire.strategies.diagnostics import declared_hyperparameters, validate_source
 from candlewire.strategies.templates import render
-from candlewire.strategies.workspace import StrategyWorkspace, rename_class, validate_name
+from candlewire.strategies.workspace import StrategySnapshot, StrategyWorkspace, rename_class, validate_name
 
 
 @pytest.fixture
@@ -187,7 +187,42 @@ def test_snapshot_returns_the_source_a_run_would_use(workspace):
     workspace.create("SmaCross")
     workspace.save("SmaCross", "# version 2\n")
 
-    assert workspace.snapshot("SmaCross") == "# version 2\n"
+    assert workspace.snapshot("SmaCross") == StrategySnapshot("# version 2\n", {})
+
+
+def test_snapshot_holds_every_helper_module_of_the_strategy_folder(workspace, tmp_path):
+    workspace.create("SmaCross")
+    folder = tmp_path / "strategies" / "SmaCross"
+    (folder / "signals.py").write_text("FAST = 10\n")
+    (folder / "lib").mkdir()
+    (folder / "lib" / "__init__.py").write_text("")
+    (folder / "lib" / "sizing.py").write_text("RISK = 0.01\n")
+    (folder / "notes.txt").write_text("not code\n")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "stale.py").write_text("")
+
+    snapshot = workspace.snapshot("SmaCross")
+
+    assert snapshot.helper_files == {"lib/__init__.py": "", "lib/sizing.py": "RISK = 0.01\n", "signals.py": "FAST = 10\n"}
+
+
+def test_snapshot_leaves_out_helpers_linked_from_outside_the_folder(workspace, tmp_path):
+    workspace.create("SmaCross")
+    secret = tmp_path / "secret.py"
+    secret.write_text("PASSWORD = 'x'\n")
+    (tmp_path / "strategies" / "SmaCross" / "leak.py").symlink_to(secret)
+
+    assert workspace.snapshot("SmaCross").helper_files == {}
+
+
+def test_snapshot_of_a_strategy_with_a_binary_helper_names_the_file(workspace, tmp_path):
+    workspace.create("SmaCross")
+    (tmp_path / "strategies" / "SmaCross" / "blob.py").write_bytes(b"\xff\xfe")
+
+    with pytest.raises(InvalidArgument) as raised:
+        workspace.snapshot("SmaCross", "routes[0].strategy")
+
+    assert "blob.py" in raised.value.violations["routes[0].strategy"]
 
 
 # --- static checks -----------------------------------------------------------------------------

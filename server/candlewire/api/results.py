@@ -53,7 +53,9 @@ def backtest_result(payload: dict[str, Any], with_curves: bool = True) -> backte
         trades_count=len(payload.get("trades") or ()),
         orders_count=len(payload.get("orders") or ()),
         strategy_sources=[
-            backtest_pb2.StrategySource(name=entry["name"], source=entry["source"])
+            backtest_pb2.StrategySource(
+                name=entry["name"], source=entry["source"], helper_files=entry.get("helper_files") or {}
+            )
             for entry in payload.get("strategy_sources") or ()
         ],
     )

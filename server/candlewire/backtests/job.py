@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import sqlalchemy as sa
 
-from candlewire.backtests.loader import snapshot_loader
+from candlewire.backtests.loader import recorded_snapshots, snapshot_loader
 from candlewire.backtests.request import warm_up_minutes
 from candlewire.engine.backtest import run_backtest
 from candlewire.engine.timeframes import MINUTE_MS, TIMESTAMP
@@ -42,9 +42,7 @@ def load_inputs(params: dict[str, Any], ctx: BacktestContext):
         candles, warm_up = load_markets(engine, params)
     finally:
         engine.dispose()
-    load = snapshot_loader(
-        {entry["name"]: entry["source"] for entry in params["strategy_sources"]}, StrategyWorkspace(ctx.data_dir).root
-    )
+    load = snapshot_loader(recorded_snapshots(params["strategy_sources"]), StrategyWorkspace(ctx.data_dir).root)
     return candles, warm_up, load
 
 

@@ -12,7 +12,7 @@ request (`routes[0].strategy`, `start_date`, …). Only then does it return the 
     exchange                     the traded exchange's settings, config merged with overrides
     warm_up_candles, logging     from the config unless overridden (debug_mode logs everything)
     hyperparameters, options     as requested
-    strategy_sources             [{name, source}]: the code that runs, recorded with the results
+    strategy_sources             [{name, source, helper_files}]: the code that runs, recorded with the results
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from candlewire import config as config_rules
+from candlewire.backtests.loader import recorded_entries
 from candlewire.data.exchanges import get_exchange, validate_symbol
 from candlewire.engine.timeframes import MINUTE_MS, TIMEFRAMES
 from candlewire.errors import InvalidArgument, NotFound, require, with_field_prefix
 from candlewire.storage.candles import CandleRange, candle_ranges
 from candlewire.strategies.diagnostics import declared_hyperparameters, validate_source
-from candlewire.strategies.workspace import StrategyWorkspace, validate_name
+from candlewire.strategies.workspace import StrategySnapshot, StrategyWorkspace, validate_name
 
 DAY_MS = 86_400_000
 DEFAULT_STARTING_BALANCE = 10_000.0
@@ -80,7 +81,7 @@ def resolve_backtest(
         "logging": logging,
         "hyperparameters": hyperparameters,
         "options": options,
-        "strategy_sources": [{"name": name, "source": source} for name, source in sources.items()],
+        "strategy_sources": recorded_entries(sources),
     }
 
 
@@ -187,33 +188,35 @@ def _check_settings(exchanges: list[dict[str, Any]], warm_up: int, violations: d
 
 def _strategy_sources(
     routes: list[dict[str, Any]], workspace: StrategyWorkspace, violations: dict[str, str]
-) -> dict[str, str]:
-    """name → source of every routed strategy that exists and has no static errors."""
-    sources: dict[str, str] = {}
+) -> dict[str, StrategySnapshot]:
+    """name → snapshot of every routed strategy that exists and has no static errors."""
+    sources: dict[str, StrategySnapshot] = {}
     for i, route in enumerate(routes):
         field = f"routes[{i}].strategy"
         name = route["strategy"]
         try:
             validate_name(name, field)
-            source = workspace.snapshot(name)
+            snapshot = workspace.snapshot(name, field)
         except InvalidArgument as error:
             violations.update(error.violations)
             continue
         except NotFound:
             violations[field] = f"no strategy named {name!r}; create it first"
             continue
-        errors = [d for d in validate_source(source, name) if d.severity == "error"]
+        errors = [d for d in validate_source(snapshot.source, name) if d.severity == "error"]
         if errors:
             violations[field] = "; ".join(f"{name}/__init__.py line {d.line}: {d.message}" for d in errors)
             continue
-        sources[name] = source
+        sources[name] = snapshot
     return sources
 
 
-def _hyperparameters(given: dict[str, Any], sources: dict[str, str], violations: dict[str, str]) -> dict[str, Any]:
+def _hyperparameters(
+    given: dict[str, Any], sources: dict[str, StrategySnapshot], violations: dict[str, str]
+) -> dict[str, Any]:
     declared: dict[str, dict[str, Any]] = {}
-    for name, source in sources.items():
-        for spec in declared_hyperparameters(source, name):
+    for name, snapshot in sources.items():
+        for spec in declared_hyperparameters(snapshot.source, name):
             declared.setdefault(spec["name"], spec)
     for name, value in given.items():
         field = f"hyperparameters.{name}"

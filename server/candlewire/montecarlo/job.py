@@ -12,6 +12,7 @@ from typing import Any
 
 from candlewire.backtests import job as backtest_job
 from candlewire.backtests.job import route_hyperparameters, strategy_class
+from candlewire.backtests.loader import recorded_snapshots
 from candlewire.engine.backtest import DEFAULT_LOGGING
 from candlewire.errors import FailedPrecondition
 from candlewire.jobs.context import JobContext
@@ -85,6 +86,6 @@ def _candle_scenarios(params: dict[str, Any], ctx: JobContext) -> CandleScenario
         pipeline=params["candle_pipeline"],
         batch_length=params["batch_length"],
         seed=params["seed"],
-        strategy_sources={entry["name"]: entry["source"] for entry in backtest["strategy_sources"]},
+        strategy_sources=recorded_snapshots(backtest["strategy_sources"]),
         strategies_root=str(StrategyWorkspace(ctx.data_dir).root),
     )

@@ -21,6 +21,7 @@ from candlewire.backtests.loader import snapshot_loader
 from candlewire.engine.backtest import DEFAULT_LOGGING, run_backtest
 from candlewire.execution import executor_for
 from candlewire.montecarlo.candles import scenario_rng, transform_candles
+from candlewire.strategies.workspace import StrategySnapshot
 
 CANDLE_METRICS = (
     "net_profit_percentage", "max_drawdown", "sharpe_ratio", "win_rate", "total", "annual_return", "calmar_ratio",
@@ -41,7 +42,7 @@ class CandleScenarios:
     seed: int
     # Indices of the equity curve kept for charts; None keeps every point.
     curve_columns: np.ndarray | None = None
-    strategy_sources: dict[str, str] = field(default_factory=dict)
+    strategy_sources: dict[str, StrategySnapshot] = field(default_factory=dict)
     strategies_root: str = ""
 
     def runner(self) -> Callable[[int], dict[str, Any]]:

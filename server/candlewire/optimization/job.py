@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from candlewire.backtests.job import engine_config, load_markets
+from candlewire.backtests.loader import recorded_snapshots
 from candlewire.config import LOGGING_SWITCHES
 from candlewire.execution import executor_for
 from candlewire.optimization.request import PERIODS
@@ -54,7 +55,7 @@ def trial_setup(params: dict[str, Any], database_url: str, strategies_root) -> T
         config=engine_config(period_params(params, "training")),
         routes=params["routes"],
         data_routes=params["data_routes"],
-        strategy_sources={entry["name"]: entry["source"] for entry in params["strategy_sources"]},
+        strategy_sources=recorded_snapshots(params["strategy_sources"]),
         strategies_root=str(strategies_root),
         candles=candles,
     )

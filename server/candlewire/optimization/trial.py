@@ -17,6 +17,7 @@ import numpy as np
 from candlewire.backtests.job import strategy_class
 from candlewire.backtests.loader import snapshot_loader
 from candlewire.engine.backtest import run_backtest
+from candlewire.strategies.workspace import StrategySnapshot
 
 PERIODS = ("training", "testing")
 
@@ -29,7 +30,7 @@ class TrialSetup:
     # Strategy names (loaded from strategy_sources) or Strategy classes; routes[0]'s gets the trial's hyperparameters.
     routes: list[dict[str, Any]]
     data_routes: list[dict[str, Any]]
-    strategy_sources: dict[str, str]
+    strategy_sources: dict[str, StrategySnapshot]
     strategies_root: str
     # period → (trading candles, warm-up candles), each keyed "exchange-symbol".
     candles: dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]

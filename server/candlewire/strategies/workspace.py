@@ -21,7 +21,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from candlewire.errors import AlreadyExists, InvalidArgument, NotFound
@@ -33,6 +33,8 @@ NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _RESERVED_NAMES = {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
 SOURCE_FILE = "__init__.py"
 MAX_SOURCE_BYTES = 1024 * 1024
+# A snapshot holds every Python file of the strategy's folder; this bounds what one session records.
+MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
@@ -43,6 +45,15 @@ class StrategyInfo:
     create_time_ns: int
     update_time_ns: int
     size_bytes: int
+
+
+@dataclass(frozen=True)
+class StrategySnapshot:
+    """The code a run executes: `__init__.py` and the folder's other Python files (path relative to the
+    strategy folder, "/"-separated → text), recorded with the results so they stay explainable after edits."""
+
+    source: str
+    helper_files: dict[str, str] = field(default_factory=dict)
 
 
 def validate_name(name: str, field: str = "name") -> str:
@@ -96,9 +107,35 @@ class StrategyWorkspace:
     def source(self, name: str) -> str:
         return (self._existing(name) / SOURCE_FILE).read_text(encoding="utf-8")
 
-    def snapshot(self, name: str) -> str:
-        """The source a backtest runs, to be recorded with its results."""
-        return self.source(name)
+    def snapshot(self, name: str, field: str = "name") -> StrategySnapshot:
+        """The strategy's Python files as they are now. Hidden entries, `__pycache__` and links leading
+        out of the folder are left out; non-UTF-8 or oversized contents are an InvalidArgument on `field`."""
+        directory = self._existing(name)
+        resolved = directory.resolve()
+        helper_files: dict[str, str] = {}
+        total = 0
+        for path in sorted(directory.rglob("*.py")):
+            relative = path.relative_to(directory)
+            if relative.as_posix() == SOURCE_FILE or any(
+                part.startswith(".") or part == "__pycache__" for part in relative.parts
+            ):
+                continue
+            if not path.is_file() or not path.resolve().is_relative_to(resolved):
+                continue
+            data = path.read_bytes()
+            total += len(data)
+            if total > MAX_SNAPSHOT_BYTES:
+                raise InvalidArgument(
+                    f"strategy {name!r} is too large to snapshot",
+                    {field: f"its folder's Python files exceed {MAX_SNAPSHOT_BYTES} bytes"},
+                )
+            try:
+                helper_files[relative.as_posix()] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidArgument(
+                    f"strategy {name!r} has a file that is not UTF-8 text", {field: f"{relative.as_posix()} is not UTF-8"}
+                ) from None
+        return StrategySnapshot(self.source(name), helper_files)
 
     # --- writing -----------------------------------------------------------------------------
 

@@ -164,23 +164,52 @@ Global___StartBacktestRequest: _TypeAlias = StartBacktestRequest  # noqa: Y015
 
 @_typing.final
 class StrategySource(_message.Message):
-    """Source code of a strategy as it was when the session started."""
+    """Source code of a strategy as it was when the session started: what the session ran."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class HelperFilesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     NAME_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
+    HELPER_FILES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     source: _builtins.str
+    """The strategy's `__init__.py`."""
+    @_builtins.property
+    def helper_files(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The other Python files of the strategy's folder (helper modules it may import), by path
+        relative to that folder with "/" separators.
+        """
+
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         source: _builtins.str = ...,
+        helper_files: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["helper_files", b"helper_files", "name", b"name", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
