@@ -298,6 +298,22 @@ def test_cancel_a_long_backtest(client, stored):
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "cancelled" in error.details()
 
 
+def test_a_backtest_records_the_helper_modules_its_strategy_ran(server, client, stored):
+    helper = "def fraction():\n    return 0.25\n"
+    store_strategy(client, "Helped", golden.STRATEGY_SOURCE.replace(f"class {golden.STRATEGY}", "class Helped").replace(
+        "from candlewire import Strategy\n", "from candlewire import Strategy\nfrom .sizing import fraction\n"
+    ).replace("self.balance * 0.5", "self.balance * fraction()"))
+    (server.data_dir / "strategies" / "Helped" / "sizing.py").write_text(helper)
+
+    events = list(each_event(client.backtests.RunBacktest(
+        backtest_pb2.StartBacktestRequest(params=params("Helped")), timeout=120
+    )))
+
+    assert events[-1].session.status == S.SESSION_STATUS_SUCCEEDED
+    (source,) = get(client, events[-1].session.id).result.strategy_sources
+    assert (source.name, dict(source.helper_files)) == ("Helped", {"sizing.py": helper})
+
+
 def test_strategy_breaking_a_rule_at_run_time_fails_naming_it(client, stored):
     events = list(each_event(client.backtests.RunBacktest(
         backtest_pb2.StartBacktestRequest(params=params("BothSides")), timeout=120
