@@ -27,7 +27,7 @@ from .statistics import (
     typprice, wclprice, zscore,
 )
 from .trend import (
-    AROON, DI, DM, VORTEX, IchimokuCloud, SuperTrend,
+    AROON, DI, DM, DX, VORTEX, IchimokuCloud, SuperTrend,
     adx, adxr, aroon, aroonosc, di, dm, dpo, dx, ht_trendline, ichimoku_cloud, midpoint, midprice, sar,
     supertrend, vortex,
 )
@@ -63,6 +63,6 @@ __all__ = [
     *INDICATORS,
     "get_candle_source", "slice_candles", "same_length", "np_shift", "set_warm_up_candles", "get_warm_up_candles",
     "MACD", "Stochastic", "StochasticFast", "StochasticRSI", "AO", "FisherTransform", "KST", "KDJ",
-    "DI", "DM", "AROON", "SuperTrend", "IchimokuCloud", "VORTEX",
+    "DI", "DM", "DX", "AROON", "SuperTrend", "IchimokuCloud", "VORTEX",
     "BollingerBands", "KeltnerChannel", "DonchianChannel", "HA",
 ]

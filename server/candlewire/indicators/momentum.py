@@ -37,54 +37,66 @@ def rsi(candles: np.ndarray, period: int = 14, source_type: str = "close", seque
     return output(kn.rsi_kernel(x, int(period)), sequential)
 
 
+def _rolling_high_low(candles, period):
+    """Highest high / lowest low of each full `period` window (NaN before period-1)."""
+    h, l = _f(candles[:, 3]), _f(candles[:, 4])
+    n = len(h)
+    hh = np.full(n, np.nan)
+    ll = np.full(n, np.nan)
+    if period >= 1 and n >= period:
+        hh[period - 1:] = rolling_window(h, period).max(axis=1)
+        ll[period - 1:] = rolling_window(l, period).min(axis=1)
+    return hh, ll
+
+
 def stoch(candles: np.ndarray, fastk_period: int = 14, slowk_period: int = 3, slowk_matype: int = 0,
           slowd_period: int = 3, slowd_matype: int = 0, sequential: bool = False) -> Stochastic:
-    """Slow stochastic (TA-Lib STOCH)."""
+    """Slow stochastic as the reference computes it: raw %K = 100 (close - lowest low) /
+    (highest high - lowest low) over `fastk_period` bars (NaN when the range is 0);
+    %K = the NaN-aware SMA (mean of the non-NaN values of each window) of raw %K over
+    `slowk_period`, %D the same of %K over `slowd_period`.  Both start at fastk_period-1.
+    The reference ignores ``slowk_matype`` / ``slowd_matype`` (always SMA); so does this,
+    except that 24 (VWMA) and 29 (VWAP) are rejected as there."""
+    if slowk_matype in (24, 29) or slowd_matype in (24, 29):
+        raise ValueError("VWMA (matype 24) and VWAP (matype 29) cannot be used in stochastic indicator.")
     candles = slice_candles(candles, sequential)
-    h, l, c = _hlc(candles)
-    kk, dd = talib.STOCH(h, l, c, fastk_period=fastk_period, slowk_period=slowk_period,
-                         slowk_matype=slowk_matype, slowd_period=slowd_period, slowd_matype=slowd_matype)
+    hh, ll = _rolling_high_low(candles, int(fastk_period))
+    close = _f(candles[:, 2])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = np.where(hh > ll, 100.0 * (close - ll) / (hh - ll), np.nan)
+    kk = kn.nan_sma_kernel(_f(raw), int(slowk_period))
+    dd = kn.nan_sma_kernel(kk, int(slowd_period))
     return output_tuple(Stochastic, (kk, dd), sequential)
 
 
 def stochf(candles: np.ndarray, fastk_period: int = 5, fastd_period: int = 3, fastd_matype: int = 0,
            sequential: bool = False) -> StochasticFast:
-    """Fast stochastic (TA-Lib STOCHF)."""
+    """Fast stochastic as the reference computes it: %K = 100 (close - lowest low) /
+    (highest high - lowest low) over `fastk_period` bars (50 when the range is 0), from
+    index fastk_period-1; %D = the NaN-aware SMA of %K over `fastd_period` (also from
+    fastk_period-1).  ``fastd_matype`` is ignored (always SMA) as there, except that 24
+    and 29 are rejected."""
+    if fastd_matype in (24, 29):
+        raise ValueError("VWMA (matype 24) and VWAP (matype 29) cannot be used in stochf indicator.")
     candles = slice_candles(candles, sequential)
-    h, l, c = _hlc(candles)
-    kk, dd = talib.STOCHF(h, l, c, fastk_period=fastk_period, fastd_period=fastd_period, fastd_matype=fastd_matype)
+    hh, ll = _rolling_high_low(candles, int(fastk_period))
+    close = _f(candles[:, 2])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kk = np.where(hh > ll, 100.0 * (close - ll) / (hh - ll), 50.0)
+    kk[np.isnan(hh)] = np.nan
+    dd = kn.nan_sma_kernel(_f(kk), int(fastd_period))
     return output_tuple(StochasticFast, (kk, dd), sequential)
 
 
 def srsi(candles: np.ndarray, period: int = 14, period_stoch: int = 14, k: int = 3, d: int = 3,
          source_type: str = "close", sequential: bool = False) -> StochasticRSI:
-    """Stochastic RSI: 100*(rsi - min(rsi, period_stoch)) / (max - min) (NaN when flat),
-    %K = SMA(k) of it, %D = SMA(d) of %K (spec RSI and SMA)."""
+    """Stochastic RSI as the reference computes it (see ``_kernels.srsi_kernel``): RSI
+    (100 when the average loss is 0), raw %K over the last `period_stoch` RSI values, %K =
+    mean of the last `k` raw values (first at period + period_stoch + k - 2), %D = mean of
+    the last `d` non-NaN %K values."""
     x = _f(source(candles, source_type, sequential))
-    r = _kernels_rsi(x, period)
-    st = np.full(len(r), np.nan)
-    if len(r) >= period_stoch:
-        win = rolling_window(r, period_stoch)
-        valid = ~np.isnan(win).all(axis=1)
-        lo = np.full(len(win), np.nan)
-        hi = np.full(len(win), np.nan)
-        lo[valid] = np.nanmin(win[valid], axis=1)
-        hi[valid] = np.nanmax(win[valid], axis=1)
-        rng = hi - lo
-        cur = r[period_stoch - 1:]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            st[period_stoch - 1:] = np.where(rng != 0, 100 * (cur - lo) / rng, np.nan)
-    k_line = k_sma(st, k)
-    d_line = k_sma(k_line, d)
+    k_line, d_line = kn.srsi_kernel(x, int(period), int(period_stoch), int(k), int(d))
     return output_tuple(StochasticRSI, (k_line, d_line), sequential)
-
-
-def _kernels_rsi(x, period):
-    return kn.rsi_kernel(x, int(period))
-
-
-def k_sma(x, period):
-    return kn.sma_kernel(_f(x), int(period))
 
 
 def stochrsi(candles: np.ndarray, period: int = 14, period_stoch: int = 14, k: int = 3, d: int = 3,
@@ -96,10 +108,17 @@ def stochrsi(candles: np.ndarray, period: int = 14, period_stoch: int = 14, k: i
 
 def macd(candles: np.ndarray, fast_period: int = 12, slow_period: int = 26, signal_period: int = 9,
          source_type: str = "close", sequential: bool = False) -> MACD:
-    """MACD (TA-Lib MACD)."""
+    """MACD from spec EMAs (started at the first value, no NaN prefix): macd = EMA(fast) -
+    EMA(slow), signal = EMA(macd, signal_period) started at macd[0] (= 0), hist = macd -
+    signal."""
     x = _f(source(candles, source_type, sequential))
-    m, s, h = talib.MACD(x, fastperiod=fast_period, slowperiod=slow_period, signalperiod=signal_period)
-    return output_tuple(MACD, (m, s, h), sequential)
+    if len(x) == 0:
+        empty = np.full(0, np.nan)
+        return output_tuple(MACD, (empty, empty, empty), sequential)
+    m = kn.ema_kernel(x, int(fast_period)) - kn.ema_kernel(x, int(slow_period))
+    m = np.where(np.isnan(m), 0.0, m)
+    sig = kn.ema_kernel(_f(m), int(signal_period))
+    return output_tuple(MACD, (m, sig, m - sig), sequential)
 
 
 def cci(candles: np.ndarray, period: int = 14, sequential: bool = False) -> Number:
@@ -109,9 +128,24 @@ def cci(candles: np.ndarray, period: int = 14, sequential: bool = False) -> Numb
 
 
 def mfi(candles: np.ndarray, period: int = 14, sequential: bool = False) -> Number:
-    """Money flow index (TA-Lib MFI)."""
+    """Money flow index: typical price tp = (h + l + c) / 3, raw flow tp * volume counted
+    as positive when tp rose from the previous bar and negative when it fell (the first
+    bar counts as neither); MFI = 100 - 100 / (1 + sum(pos) / sum(neg)) over `period`
+    bars (100 when sum(neg) is 0), from index period-1."""
     candles = slice_candles(candles, sequential)
-    return output(talib.MFI(*_hlc(candles), _f(candles[:, 5]), timeperiod=period), sequential)
+    h, l, c = _hlc(candles)
+    tp = (h + l + c) / 3.0
+    flow = tp * _f(candles[:, 5])
+    pos = np.zeros(len(tp))
+    neg = np.zeros(len(tp))
+    pos[1:] = np.where(tp[1:] > tp[:-1], flow[1:], 0.0)
+    neg[1:] = np.where(tp[1:] < tp[:-1], flow[1:], 0.0)
+    sp, sn = rolling_sum(pos, period), rolling_sum(neg, period)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(sn != 0, sp / sn, np.inf)
+        res = 100.0 - 100.0 / (1.0 + ratio)
+    res[np.isnan(sp)] = np.nan
+    return output(res, sequential)
 
 
 def willr(candles: np.ndarray, period: int = 14, sequential: bool = False) -> Number:
@@ -122,10 +156,26 @@ def willr(candles: np.ndarray, period: int = 14, sequential: bool = False) -> Nu
 
 def ultosc(candles: np.ndarray, timeperiod1: int = 7, timeperiod2: int = 14, timeperiod3: int = 28,
            sequential: bool = False) -> Number:
-    """Ultimate oscillator (TA-Lib ULTOSC)."""
+    """Ultimate oscillator: buying pressure bp = close - min(low, prev close) and range
+    tr = max(high, prev close) - min(low, prev close) (bp[0] = 0, tr[0] = high - low);
+    avg_p = sum(bp) / sum(tr) over p bars (NaN when sum(tr) is 0); value = 100 (4 avg1 +
+    2 avg2 + avg3) / 7, first at the longest period - 1."""
     candles = slice_candles(candles, sequential)
-    return output(talib.ULTOSC(*_hlc(candles), timeperiod1=timeperiod1, timeperiod2=timeperiod2,
-                               timeperiod3=timeperiod3), sequential)
+    h, l, c = _hlc(candles)
+    n = len(c)
+    bp = np.zeros(n)
+    tr = np.empty(n)
+    if n:
+        tr[0] = h[0] - l[0]
+    bp[1:] = c[1:] - np.minimum(l[1:], c[:-1])
+    tr[1:] = np.maximum(h[1:], c[:-1]) - np.minimum(l[1:], c[:-1])
+
+    def avg(p):
+        sb, st = rolling_sum(bp, p), rolling_sum(tr, p)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(st != 0, sb / st, np.nan)
+
+    return output(100.0 * (4.0 * avg(timeperiod1) + 2.0 * avg(timeperiod2) + avg(timeperiod3)) / 7.0, sequential)
 
 
 def bop(candles: np.ndarray, sequential: bool = False) -> Number:
@@ -173,23 +223,48 @@ def cmo(candles: np.ndarray, period: int = 14, source_type: str = "close", seque
 
 
 def trix(candles: np.ndarray, period: int = 18, source_type: str = "close", sequential: bool = False) -> Number:
-    """1-period ROC of a triple-smoothed EMA (TA-Lib TRIX)."""
+    """TRIX as the reference computes it: 10000 x the 1-bar change of a triple spec EMA
+    (each started at its first value) of ln(source); NaN only on the first bar."""
     x = _f(source(candles, source_type, sequential))
-    return output(talib.TRIX(x, timeperiod=period), sequential)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lx = _f(np.log(x))
+    e3 = kn.ema_kernel(kn.ema_kernel(kn.ema_kernel(lx, int(period)), int(period)), int(period))
+    res = np.full(len(x), np.nan)
+    res[1:] = (e3[1:] - e3[:-1]) * 10000.0
+    return output(res, sequential)
+
+
+def _fast_slow(candles, fast_period, slow_period, matype, source_type, sequential):
+    """The fast and slow :func:`~candlewire.indicators.ma` of the source (reference MA
+    type numbers; 24 VWMA reads the candles' volume)."""
+    from .moving_averages import ma
+
+    candles = slice_candles(candles, sequential)
+    if matype in (24, 29):
+        fast = ma(candles, period=fast_period, matype=matype, source_type=source_type, sequential=True)
+        slow = ma(candles, period=slow_period, matype=matype, source_type=source_type, sequential=True)
+    else:
+        x = _f(source(candles, source_type, True))
+        fast = ma(x, period=fast_period, matype=matype, sequential=True)
+        slow = ma(x, period=slow_period, matype=matype, sequential=True)
+    return np.asarray(fast, dtype=np.float64), np.asarray(slow, dtype=np.float64)
 
 
 def ppo(candles: np.ndarray, fast_period: int = 12, slow_period: int = 26, matype: int = 0,
         source_type: str = "close", sequential: bool = False) -> Number:
-    """Percentage price oscillator (TA-Lib PPO)."""
-    x = _f(source(candles, source_type, sequential))
-    return output(talib.PPO(x, fastperiod=fast_period, slowperiod=slow_period, matype=matype), sequential)
+    """Percentage price oscillator 100 (fast MA - slow MA) / slow MA, MAs from :func:`ma`
+    (reference type numbers: 0 = spec SMA, 1 = spec EMA, ...)."""
+    fast, slow = _fast_slow(candles, fast_period, slow_period, matype, source_type, sequential)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return output(100 * (fast - slow) / slow, sequential)
 
 
 def apo(candles: np.ndarray, fast_period: int = 12, slow_period: int = 26, matype: int = 0,
         source_type: str = "close", sequential: bool = False) -> Number:
-    """Absolute price oscillator (TA-Lib APO)."""
-    x = _f(source(candles, source_type, sequential))
-    return output(talib.APO(x, fastperiod=fast_period, slowperiod=slow_period, matype=matype), sequential)
+    """Absolute price oscillator fast MA - slow MA, MAs from :func:`ma` (reference type
+    numbers: 0 = spec SMA, 1 = spec EMA, ...)."""
+    fast, slow = _fast_slow(candles, fast_period, slow_period, matype, source_type, sequential)
+    return output(fast - slow, sequential)
 
 
 def ao(candles: np.ndarray, sequential: bool = False) -> AO:
@@ -203,24 +278,31 @@ def ao(candles: np.ndarray, sequential: bool = False) -> AO:
 def tsi(candles: np.ndarray, long_period: int = 25, short_period: int = 13, source_type: str = "close",
         sequential: bool = False) -> Number:
     """True strength index: 100 * EMA(EMA(m, long), short) / EMA(EMA(|m|, long), short),
-    m = 1-bar momentum, EMAs of TA-Lib (SMA-seeded)."""
+    m = 1-bar momentum with m[0] = 0, all spec EMAs (started at the first value); 0 where
+    the ratio is not finite.  No NaN prefix."""
     x = _f(source(candles, source_type, sequential))
-    m = same_length(x, np.diff(x))
-    if len(x) < long_period + short_period:
-        return output(np.full(len(x), np.nan), sequential)
-    num = talib.EMA(talib.EMA(m, timeperiod=long_period), timeperiod=short_period)
-    den = talib.EMA(talib.EMA(np.abs(m), timeperiod=long_period), timeperiod=short_period)
+    m = np.zeros(len(x))
+    m[1:] = x[1:] - x[:-1]
+    num = kn.ema_kernel(kn.ema_kernel(m, int(long_period)), int(short_period))
+    den = kn.ema_kernel(kn.ema_kernel(_f(np.abs(m)), int(long_period)), int(short_period))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return output(100 * num / den, sequential)
+        res = 100.0 * num / den
+    res[~np.isfinite(res)] = 0.0
+    return output(res, sequential)
 
 
 def fisher(candles: np.ndarray, period: int = 9, sequential: bool = False) -> FisherTransform:
-    """Ehlers Fisher transform of hl2 over `period` bars; signal = previous fisher."""
+    """Ehlers Fisher transform of hl2 over `period` bars as the reference runs it (see
+    ``_kernels.fisher_kernel``): 0.0 before index `period`, signal = previous fisher."""
     candles = slice_candles(candles, sequential)
     hl2 = _f((candles[:, 3] + candles[:, 4]) / 2)
-    hi = talib.MAX(hl2, timeperiod=period)
-    lo = talib.MIN(hl2, timeperiod=period)
-    f, s = kn.fisher_kernel(hl2, _f(hi), _f(lo))
+    n, p = len(hl2), int(period)
+    hi = np.full(n, np.nan)
+    lo = np.full(n, np.nan)
+    if 1 <= p <= n:
+        hi[p - 1:] = rolling_window(hl2, p).max(axis=1)
+        lo[p - 1:] = rolling_window(hl2, p).min(axis=1)
+    f, s = kn.fisher_kernel(hl2, hi, lo, p)
     return output_tuple(FisherTransform, (f, s), sequential)
 
 
@@ -228,22 +310,54 @@ def kst(candles: np.ndarray, sma_period1: int = 10, sma_period2: int = 10, sma_p
         sma_period4: int = 15, roc_period1: int = 10, roc_period2: int = 15, roc_period3: int = 20,
         roc_period4: int = 30, signal_period: int = 9, source_type: str = "close",
         sequential: bool = False) -> KST:
-    """Know Sure Thing: sum_i i * SMA(ROC(roc_i), sma_i); signal = SMA(line, signal_period)
-    (TA-Lib ROC and SMA, as the reference)."""
+    """Know Sure Thing: sum_i i * SMA(ROC(roc_i), sma_i); signal = SMA(line, signal_period).
+    The SMAs are NaN-aware as the reference's (each window averages its non-NaN values), so
+    the line starts as soon as every ROC has a value (index max(roc periods))."""
     x = _f(source(candles, source_type, sequential))
     pairs = ((sma_period1, roc_period1), (sma_period2, roc_period2),
              (sma_period3, roc_period3), (sma_period4, roc_period4))
     line = np.zeros(len(x))
     for w, (sp, rp) in enumerate(pairs, start=1):
-        line = line + w * talib.SMA(talib.ROC(x, timeperiod=rp), timeperiod=sp)
-    signal = talib.SMA(line, timeperiod=signal_period) if not np.isnan(line).all() else line.copy()
+        line = line + w * kn.nan_sma_kernel(_roc(x, int(rp)), int(sp))
+    signal = kn.nan_sma_kernel(_f(line), int(signal_period))
     return output_tuple(KST, (line, signal), sequential)
+
+
+def _roc(x, period):
+    """((x / x[-period]) - 1) * 100, NaN for the first `period` bars."""
+    res = np.full(len(x), np.nan)
+    if 0 < period < len(x):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res[period:] = (x[period:] / x[:-period] - 1.0) * 100.0
+    return res
 
 
 def kdj(candles: np.ndarray, fastk_period: int = 9, slowk_period: int = 3, slowk_matype: int = 0,
         slowd_period: int = 3, slowd_matype: int = 0, sequential: bool = False) -> KDJ:
-    """KDJ: K, D of the slow stochastic (TA-Lib STOCH) and J = 3K - 2D."""
+    """KDJ: raw = 100 (close - lowest low) / (highest high - lowest low) where the first
+    fastk_period-1 bars use the window since bar 0; K = ma(raw, slowk_period,
+    slowk_matype), D = ma(K, slowd_period, slowd_matype) (MA type numbers of
+    :func:`~candlewire.indicators.ma`; 0 = the NaN-aware SMA), J = 3K - 2D."""
+    if slowk_matype in (24, 29) or slowd_matype in (24, 29):
+        raise ValueError("VWMA (matype 24) and VWAP (matype 29) cannot be used in kdj indicator.")
     candles = slice_candles(candles, sequential)
-    kk, dd = talib.STOCH(*_hlc(candles), fastk_period=fastk_period, slowk_period=slowk_period,
-                         slowk_matype=slowk_matype, slowd_period=slowd_period, slowd_matype=slowd_matype)
+    h, l, c = _hlc(candles)
+    p = int(fastk_period)
+    hh = np.maximum.accumulate(h) if len(h) else h.copy()
+    ll = np.minimum.accumulate(l) if len(l) else l.copy()
+    if 1 <= p <= len(h):
+        hh[p - 1:] = rolling_window(h, p).max(axis=1)
+        ll[p - 1:] = rolling_window(l, p).min(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = 100.0 * (c - ll) / (hh - ll)
+    kk = _smooth(_f(raw), slowk_period, slowk_matype)
+    dd = _smooth(kk, slowd_period, slowd_matype)
     return output_tuple(KDJ, (kk, dd, 3 * kk - 2 * dd), sequential)
+
+
+def _smooth(x, period, matype):
+    if int(matype) == 0:
+        return kn.nan_sma_kernel(x, int(period))
+    from .moving_averages import ma
+
+    return _f(ma(x, period=period, matype=matype, sequential=True))

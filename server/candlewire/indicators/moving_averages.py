@@ -31,7 +31,9 @@ def ema(candles: np.ndarray, period: int = 5, source_type: str = "close", sequen
 
 
 def smma(candles: np.ndarray, period: int = 5, source_type: str = "close", sequential: bool = False) -> Number:
-    """Smoothed (Wilder / RMA) moving average seeded with the SMA of the first period."""
+    """Smoothed moving average as the reference computes it: the adjusted exponentially
+    weighted mean with alpha = 1/period (weights (1 - alpha)^age over every bar so far,
+    normalised by their sum).  No seed, no NaN prefix."""
     x = _f(source(candles, source_type, sequential))
     return output(kn.smma_kernel(x, int(period)), sequential)
 
@@ -68,30 +70,48 @@ def trima(candles: np.ndarray, period: int = 30, source_type: str = "close", seq
 
 def kama(candles: np.ndarray, period: int = 14, fast_length: int = 2, slow_length: int = 30,
          source_type: str = "close", sequential: bool = False) -> Number:
-    """Kaufman adaptive moving average (TA-Lib KAMA, whose speeds are fixed at 2 / 30)."""
-    if fast_length != 2 or slow_length != 30:
-        raise ValueError("kama supports only fast_length=2 and slow_length=30")
+    """Kaufman adaptive moving average (see ``_kernels.kama_kernel``): equal to the
+    source for the first `period` bars (no NaN prefix), then adapts between the EMA
+    speeds of `fast_length` and `slow_length`."""
     x = _f(source(candles, source_type, sequential))
-    return output(talib.KAMA(x, timeperiod=period), sequential)
+    return output(kn.kama_kernel(x, int(period), int(fast_length), int(slow_length)), sequential)
 
 
 def t3(candles: np.ndarray, period: int = 5, vfactor: float = 0, source_type: str = "close",
        sequential: bool = False) -> Number:
-    """Tillson T3 (TA-Lib T3)."""
+    """Tillson T3 from six cascaded spec EMAs (each started at its first value, no NaN
+    prefix): w1 e6 + w2 e5 + w3 e4 + w4 e3 with v = vfactor, w1 = -v^3,
+    w2 = 3v^2 + 3v^3, w3 = -6v^2 - 3v - 3v^3, w4 = 1 + 3v + v^3 + 3v^2."""
     x = _f(source(candles, source_type, sequential))
-    return output(talib.T3(x, timeperiod=period, vfactor=vfactor), sequential)
+    v = float(vfactor)
+    e = [x]
+    for _ in range(6):
+        e.append(kn.ema_kernel(e[-1], int(period)))
+    w1 = -v ** 3
+    w2 = 3 * v ** 2 + 3 * v ** 3
+    w3 = -6 * v ** 2 - 3 * v - 3 * v ** 3
+    w4 = 1 + 3 * v + v ** 3 + 3 * v ** 2
+    return output(w1 * e[6] + w2 * e[5] + w3 * e[4] + w4 * e[3], sequential)
 
 
 def hma(candles: np.ndarray, period: int = 5, source_type: str = "close", sequential: bool = False) -> Number:
-    """Hull MA: WMA(2*WMA(x, p/2) - WMA(x, p), sqrt(p)) with the periods truncated to int."""
+    """Hull MA as the reference computes it: WMA(2*WMA(x, p/2) - WMA(x, p), sqrt(p)) with
+    the periods truncated to int and every WMA's warm-up taken as 0 instead of NaN, so the
+    series has no NaN (its first bars are 0 / partial values)."""
     x = _f(source(candles, source_type, sequential))
     half = max(int(period / 2), 1)
     sq = max(int(math.sqrt(period)), 1)
-    diff = 2 * talib.WMA(x, timeperiod=half) - talib.WMA(x, timeperiod=period)
-    if np.isnan(diff).all():
-        return output(np.full(len(x), np.nan), sequential)
-    res = talib.WMA(diff, timeperiod=sq) if sq > 1 else diff
-    return output(res, sequential)
+    diff = 2 * _wma0(x, half) - _wma0(x, int(period))
+    return output(_wma0(_f(diff), sq), sequential)
+
+
+def _wma0(x, period):
+    """TA-Lib WMA with its NaN warm-up replaced by 0 (the input itself for period 1)."""
+    if period <= 1:
+        return x.copy()
+    if len(x) < period:
+        return np.zeros(len(x))
+    return np.nan_to_num(talib.WMA(x, timeperiod=period), nan=0.0)
 
 
 def vwma(candles: np.ndarray, period: int = 20, source_type: str = "close", sequential: bool = False) -> Number:
@@ -152,23 +172,39 @@ def jma(candles: np.ndarray, period: int = 7, phase: float = 50, power: int = 2,
         sequential: bool = False) -> Number:
     """Jurik moving average."""
     x = _f(source(candles, source_type, sequential))
-    return output(kn.jma_kernel(x, int(period), float(phase), float(power)), sequential)
+    return output(kn.jma_kernel(x, int(period), float(phase), int(power)), sequential)
 
 
+# MA type numbers are the reference's (``jesse.indicators.ma``); the ones it defines that
+# candlewire does not implement raise ValueError, as do 7, 8 and 19 there.
 _MA_TYPES = {
-    0: sma, 1: ema, 2: wma, 3: dema, 4: tema, 5: trima, 6: kama, 8: t3,
-    9: hma, 10: zlema, 11: smma, 12: vwma, 13: alma, 14: jma,
+    0: sma, 1: ema, 2: wma, 3: dema, 4: tema, 5: trima, 6: kama, 10: hma, 20: jma, 23: smma,
+    24: vwma, 27: alma,
+}
+_MA_NAMES = {
+    9: "fwma", 12: "wilders", 13: "sinwma", 14: "supersmoother", 15: "supersmoother_3_pole",
+    16: "gauss", 17: "high_pass", 18: "high_pass_2_pole", 21: "reflex", 22: "trendflex", 25: "pwma",
+    26: "swma", 28: "hwma", 29: "vwap", 30: "nma", 31: "edcf", 32: "mwdx", 33: "maaq", 34: "srwma",
+    35: "sqwma", 36: "vpwma", 37: "cwma", 38: "jsa", 39: "epma",
 }
 
 
 def ma(candles: np.ndarray, period: int = 30, matype: int = 0, source_type: str = "close",
        sequential: bool = False) -> Number:
-    """Moving average chosen by ``matype`` (0 sma, 1 ema, 2 wma, 3 dema, 4 tema, 5 trima,
-    6 kama, 8 t3, 9 hma, 10 zlema, 11 smma, 12 vwma (candles only), 13 alma, 14 jma)."""
-    try:
-        fn = _MA_TYPES[int(matype)]
-    except KeyError:
-        raise ValueError(f"unsupported matype {matype}") from None
+    """Moving average chosen by ``matype`` with the reference's numbering: 0 sma, 1 ema,
+    2 wma, 3 dema, 4 tema, 5 trima, 6 kama, 10 hma, 11 linearreg, 20 jma, 23 smma,
+    24 vwma (candles only), 27 alma.  The reference's other types are not implemented
+    (ValueError naming them); 7, 8 and 19 are invalid there too."""
+    matype = int(matype)
+    if matype == 11:
+        from .statistics import linearreg
+
+        return linearreg(candles, period=period, source_type=source_type, sequential=sequential)
+    fn = _MA_TYPES.get(matype)
+    if fn is None:
+        if matype in _MA_NAMES:
+            raise ValueError(f"matype {matype} ({_MA_NAMES[matype]}) is not implemented")
+        raise ValueError("Invalid matype value.")
     if fn is vwma and np.ndim(candles) == 1:
-        raise ValueError("vwma (matype 12) needs candles with volume")
+        raise ValueError("vwma only works with normal candles.")
     return fn(candles, period=period, source_type=source_type, sequential=sequential)

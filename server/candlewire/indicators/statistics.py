@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Union
 
 import numpy as np
 import talib
 
-from .helpers import output, slice_candles, source
+from .helpers import get_candle_source, output, rolling_window, slice_candles, source
 
 Number = Union[float, np.ndarray]
 
@@ -46,31 +47,98 @@ def cfo(candles: np.ndarray, period: int = 14, scalar: float = 100, source_type:
 
 
 def zscore(candles: np.ndarray, period: int = 14, matype: int = 0, nbdev: float = 1, devtype: int = 0,
-           source_type: str = "close", sequential: bool = False, ma_type: int = None) -> Number:
-    """(x - MA(x, period, matype)) / STDDEV(x, period, nbdev), both TA-Lib (MA type numbers
-    of TA-Lib; 0 = SMA).  ``ma_type`` is accepted as the older spelling of ``matype``.
-    Only devtype 0 (standard deviation) is supported."""
-    if devtype != 0:
-        raise ValueError("zscore supports only devtype=0")
-    if ma_type is not None:
-        matype = ma_type
-    x = _f(source(candles, source_type, sequential))
-    means = talib.MA(x, timeperiod=period, matype=matype)
-    sigmas = talib.STDDEV(x, timeperiod=period, nbdev=nbdev)
+           source_type: str = "close", sequential: bool = False) -> Number:
+    """(x - MA(x, period, matype)) / (dev(x, period) * nbdev).  MA is :func:`ma` with the
+    reference's type numbers (0 = spec SMA, 1 = spec EMA, ...; 24 VWMA needs candles).
+    dev: devtype 0 = population standard deviation of each window, 1 = mean absolute
+    deviation (``_mean_ad``), 2 = median absolute deviation (``_median_ad``)."""
+    from .moving_averages import ma
+
+    candles = slice_candles(candles, sequential)
+    x = _f(get_candle_source(candles, source_type))
+    if matype in (24, 29):
+        means = ma(candles, period=period, matype=matype, source_type=source_type, sequential=True)
+    else:
+        means = ma(x, period=period, matype=matype, sequential=True)
+    p = int(period)
+    if devtype == 0:
+        sigmas = np.full(len(x), np.nan)
+        if len(x) >= p:
+            sigmas[p - 1:] = np.std(rolling_window(x, p), axis=1)
+    elif devtype == 1:
+        sigmas = _mean_ad(x, p)
+    elif devtype == 2:
+        sigmas = _median_ad(x, p)
+    else:
+        raise ValueError("devtype must be 0 (stddev), 1 (mean absolute deviation) or 2 (median absolute deviation)")
     with np.errstate(invalid="ignore", divide="ignore"):
-        return output((x - means) / sigmas, sequential)
+        return output((x - np.asarray(means, dtype=np.float64)) / (sigmas * nbdev), sequential)
+
+
+def _mean_ad(x, period):
+    """The reference's mean absolute deviation: d[i] = |x[i] - mean of the window ending at
+    i|, then the mean of the non-NaN d over each window (the first full window of d
+    averages what it has)."""
+    n = len(x)
+    out = np.full(n, np.nan)
+    if n < period:
+        return out
+    d = np.full(n, np.nan)
+    d[period - 1:] = np.abs(x[period - 1:] - rolling_window(x, period).mean(axis=1))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out[period - 1:] = np.nanmean(rolling_window(d, period), axis=1)
+    return out
+
+
+def _median_ad(x, period):
+    """Median absolute deviation of each window: median(|w - median(w)|) (scale 1)."""
+    n = len(x)
+    out = np.full(n, np.nan)
+    if n < period:
+        return out
+    w = rolling_window(x, period)
+    med = np.median(w, axis=1)
+    out[period - 1:] = np.median(np.abs(w - med[:, None]), axis=1)
+    return out
 
 
 def correl(candles: np.ndarray, period: int = 5, sequential: bool = False) -> Number:
-    """Pearson correlation of high and low over `period` (TA-Lib CORREL)."""
+    """Pearson correlation of high and low over each `period` window:
+    sum(dx dy) / sqrt(sum(dx^2) sum(dy^2)) with deviations from the window means (NaN on a
+    flat window); first value at period-1."""
     candles = slice_candles(candles, sequential)
-    return output(talib.CORREL(_f(candles[:, 3]), _f(candles[:, 4]), timeperiod=period), sequential)
+    x, y = _f(candles[:, 3]), _f(candles[:, 4])
+    p = int(period)
+    res = np.full(len(x), np.nan)
+    if 1 <= p <= len(x):
+        wx, wy = rolling_window(x, p), rolling_window(y, p)
+        dx_ = wx - wx.mean(axis=1)[:, None]
+        dy_ = wy - wy.mean(axis=1)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res[p - 1:] = (dx_ * dy_).sum(axis=1) / np.sqrt((dx_ ** 2).sum(axis=1) * (dy_ ** 2).sum(axis=1))
+    return output(res, sequential)
 
 
-def beta(candles: np.ndarray, period: int = 5, sequential: bool = False) -> Number:
-    """Beta of high vs low (TA-Lib BETA, computed on returns)."""
+def beta(candles: np.ndarray, benchmark_candles: np.ndarray, period: int = 5, sequential: bool = False) -> Number:
+    """Beta of the candles' close against the benchmark candles' close (same timeframe and
+    length) over `period` bars: sum((x - mean x)(y - mean y)) / sum((y - mean y)^2) of the
+    prices themselves (not returns), per window; first value at period-1."""
     candles = slice_candles(candles, sequential)
-    return output(talib.BETA(_f(candles[:, 3]), _f(candles[:, 4]), timeperiod=period), sequential)
+    benchmark_candles = slice_candles(benchmark_candles, sequential)
+    x = _f(get_candle_source(candles, "close"))
+    y = _f(get_candle_source(benchmark_candles, "close"))
+    if len(x) != len(y):
+        raise ValueError("beta needs candles and benchmark_candles of the same length")
+    p = int(period)
+    res = np.full(len(x), np.nan)
+    if len(x) >= p:
+        wx, wy = rolling_window(x, p), rolling_window(y, p)
+        dx_ = wx - wx.mean(axis=1)[:, None]
+        dy_ = wy - wy.mean(axis=1)[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res[p - 1:] = (dx_ * dy_).sum(axis=1) / (dy_ ** 2).sum(axis=1)
+    return output(res, sequential)
 
 
 def medprice(candles: np.ndarray, sequential: bool = False) -> Number:

@@ -9,7 +9,7 @@ import numpy as np
 import talib
 
 from . import _kernels as kn
-from .helpers import output, output_tuple, rolling_sum, slice_candles, source
+from .helpers import output, output_tuple, rolling_sum, rolling_window, slice_candles, source
 
 Number = Union[float, np.ndarray]
 
@@ -34,15 +34,17 @@ def atr(candles: np.ndarray, period: int = 14, sequential: bool = False) -> Numb
 
 
 def natr(candles: np.ndarray, period: int = 14, sequential: bool = False) -> Number:
-    """Normalized ATR, 100 * ATR / close (TA-Lib NATR)."""
+    """Normalized ATR, 100 * ATR / close with the spec ATR (first value at period-1)."""
     candles = slice_candles(candles, sequential)
-    return output(talib.NATR(*_hlc(candles), timeperiod=period), sequential)
+    h, l, c = _hlc(candles)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return output(kn.atr_kernel(h, l, c, int(period)) / c * 100.0, sequential)
 
 
 def trange(candles: np.ndarray, sequential: bool = False) -> Number:
-    """True range (TA-Lib TRANGE: NaN on the first bar)."""
+    """True range; the first bar, with no previous close, is high - low (no NaN)."""
     candles = slice_candles(candles, sequential)
-    return output(talib.TRANGE(*_hlc(candles)), sequential)
+    return output(kn.true_range_kernel(*_hlc(candles)), sequential)
 
 
 def bollinger_bands(candles: np.ndarray, period: int = 20, devup: float = 2, devdn: float = 2, matype: int = 0,
@@ -101,12 +103,25 @@ def var(candles: np.ndarray, period: int = 14, nbdev: float = 1, source_type: st
 
 def chop(candles: np.ndarray, period: int = 14, scalar: float = 100, drift: int = 1,
          sequential: bool = False) -> Number:
-    """Choppiness index: scalar * log10(sum ATR(drift), period) / (highest high - lowest
-    low)) / log10(period); ATR(drift) as TA-Lib ATR (drift 1 = TRANGE)."""
+    """Choppiness index: scalar * (log10(sum of ATR(drift) over `period`) - log10(highest
+    high - lowest low)) / log10(period), first at index period-1.  TR[0] = high - low;
+    ATR(1) = TR, ATR(drift > 1) = SMA-seeded Wilder average of TR (a = TR/drift +
+    (1 - 1/drift) a) whose NaN warm-up counts as 0 in the sums.  NaN where the sum or the
+    range is not positive."""
     candles = slice_candles(candles, sequential)
     h, l, c = _hlc(candles)
-    a = talib.ATR(h, l, c, timeperiod=drift)
-    rng = talib.MAX(h, timeperiod=period) - talib.MIN(l, timeperiod=period)
+    n, p, drift = len(c), int(period), int(drift)
+    res = np.full(n, np.nan)
+    if n < p or p < 1:
+        return output(res, sequential)
+    tr = kn.true_range_kernel(h, l, c)
+    if drift == 1:
+        a = tr
+    else:
+        a = kn.wilder_average_kernel(tr, drift)
+    s = rolling_sum(np.nan_to_num(a, nan=0.0), p)
+    rng = np.full(n, np.nan)
+    rng[p - 1:] = rolling_window(h, p).max(axis=1) - rolling_window(l, p).min(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        res = scalar * np.log10(rolling_sum(a, period) / rng) / np.log10(period)
+        res = np.where((s > 0) & (rng > 0), scalar * (np.log10(s) - np.log10(rng)) / np.log10(p), np.nan)
     return output(res, sequential)

@@ -30,10 +30,16 @@ def ad(candles: np.ndarray, sequential: bool = False) -> Number:
 
 
 def adosc(candles: np.ndarray, fast_period: int = 3, slow_period: int = 10, sequential: bool = False) -> Number:
-    """Chaikin A/D oscillator (TA-Lib ADOSC)."""
+    """Chaikin A/D oscillator: EMA(AD, fast) - EMA(AD, slow), spec EMAs started at the
+    first bar; AD = cumulative ((close - low) - (high - close)) / (high - low) * volume
+    (0 on a bar with high == low).  No NaN prefix."""
     candles = slice_candles(candles, sequential)
-    return output(talib.ADOSC(_f(candles[:, 3]), _f(candles[:, 4]), _f(candles[:, 2]), _f(candles[:, 5]),
-                              fastperiod=fast_period, slowperiod=slow_period), sequential)
+    h, l, c, v = (_f(candles[:, i]) for i in (3, 4, 2, 5))
+    rng = h - l
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mult = np.where(rng != 0, ((c - l) - (h - c)) / rng, 0.0)
+    ad_line = _f(np.cumsum(mult * v))
+    return output(kn.ema_kernel(ad_line, int(fast_period)) - kn.ema_kernel(ad_line, int(slow_period)), sequential)
 
 
 def vwap(candles: np.ndarray, source_type: str = "hlc3", anchor: str = "D", sequential: bool = False) -> Number:
@@ -50,16 +56,18 @@ def vwap(candles: np.ndarray, source_type: str = "hlc3", anchor: str = "D", sequ
 
 
 def cvi(candles: np.ndarray, period: int = 5, sequential: bool = False) -> Number:
-    """Chaikin volatility (Tulip convention, as the reference): 100 * (E[i] - E[i-period]) /
-    E[i-period], E = EMA(high - low) started at the first bar; first value at 2*period-1."""
+    """Chaikin volatility: 100 * (E[i] - E[i-period]) / E[i-period] (0 when E[i-period] is
+    0), E = EMA(high - low) started at the first bar (spec EMA); first value at `period`."""
     candles = slice_candles(candles, sequential)
     return output(kn.cvi_kernel(_f(candles[:, 3]), _f(candles[:, 4]), int(period)), sequential)
 
 
 def efi(candles: np.ndarray, period: int = 13, source_type: str = "close", sequential: bool = False) -> Number:
     """Elder force index: EMA((x[i] - x[i-1]) * volume[i], period) (spec EMA recurrence,
-    starting at the second bar)."""
+    starting at the second bar), NaN before index `period` as the reference returns it."""
     candles = slice_candles(candles, sequential)
     x = get_candle_source(candles, source_type)
     force = np.diff(x) * candles[1:, 5]
-    return output(same_length(x, kn.ema_kernel(_f(force), int(period))), sequential)
+    e = kn.ema_kernel(_f(force), int(period))
+    e[: max(int(period) - 1, 0)] = np.nan
+    return output(same_length(x, e), sequential)
