@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 from candlewire.errors import InvalidArgument, NotFound
 from candlewire.storage import candles, events, sessions
 from candlewire.storage.db import create_engine, migrate
-from candlewire.storage.models import Base
+from candlewire.storage.models import Base, Event
 
 
 @pytest.fixture
@@ -156,6 +157,52 @@ def test_append_events_applies_session_updates_in_same_batch(engine):
     now = datetime.now(timezone.utc)
     events.append_events(engine, [(created.id, "progress", now, {"done": 1})], {created.id: {"progress": {"done": 1}}})
     assert sessions.get_session(engine, created.id).progress == {"done": 1}
+
+
+def test_append_events_returns_exactly_what_is_stored_in_order_across_batches(engine):
+    first = sessions.create_session(engine, "backtest", {})
+    second = sessions.create_session(engine, "live", {})
+    now = datetime.now(timezone.utc)
+    appended = []
+    for size in (1, 700, 3, 1500):
+        batch = [
+            (second.id if n % 3 == 0 else first.id, "log", now + timedelta(microseconds=n), {"n": n}) for n in range(size)
+        ]
+        stored = events.append_events(engine, batch)
+        assert [(e.session_id, e.time, e.payload) for e in stored] == [(s, t, p) for s, _, t, p in batch]
+        appended += stored
+    assert events.events_after_global(engine, 0, limit=10_000) == appended
+    sequences = [e.sequence for e in appended]
+    assert sequences == sorted(set(sequences))
+    for session in (first, second):
+        numbers = [e.session_sequence for e in appended if e.session_id == session.id]
+        assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_append_events_and_plain_inserts_draw_from_one_sequence(engine):
+    created = sessions.create_session(engine, "backtest", {})
+    now = datetime.now(timezone.utc)
+    before = events.append_events(engine, [(created.id, "log", now, {"n": n}) for n in range(3)])
+    with engine.begin() as connection:
+        plain = connection.scalar(
+            sa.insert(Event)
+            .values(session_id=created.id, session_sequence=4, kind="log", time=now, payload={})
+            .returning(Event.sequence)
+        )
+    after = events.append_events(engine, [(created.id, "log", now, {"n": 5})])
+    assert before[-1].sequence < plain < after[0].sequence
+    assert after[0].session_sequence == 5
+
+
+def test_failed_append_stores_nothing_and_the_next_batch_numbers_on(engine):
+    created = sessions.create_session(engine, "backtest", {})
+    now = datetime.now(timezone.utc)
+    events.append_events(engine, [(created.id, "log", now, {"n": 1})])
+    with pytest.raises((sa.exc.IntegrityError, psycopg.errors.IntegrityError)):
+        events.append_events(engine, [(created.id, "log", now, {"n": 2}), ("missing", "log", now, {})])
+    stored = events.append_events(engine, [(created.id, "log", now, {"n": 2})])
+    assert [e.session_sequence for e in events.events_after(engine, created.id)] == [1, 2]
+    assert events.latest_sequence(engine) == stored[0].sequence
 
 
 def test_events_after_cursor_and_global_filters(engine):

@@ -38,17 +38,35 @@ LOG_LEVELS = {
 }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def timestamp(value: datetime | str | int | float | None) -> timestamp_pb2.Timestamp | None:
     """A Timestamp from a datetime, an ISO 8601 string or epoch milliseconds."""
     if value is None or value == "":
         return None
     out = timestamp_pb2.Timestamp()
-    if isinstance(value, (int, float)):
-        out.FromMilliseconds(int(value))
-    else:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        out.FromDatetime(moment.astimezone(timezone.utc))
+    fill_timestamp(out, value)
     return out
+
+
+def fill_timestamp(target: timestamp_pb2.Timestamp, value: datetime | str | float | None) -> None:
+    """Set a Timestamp field in place (what `timestamp` returns); None or "" leaves it unset.
+
+    Streams convert every event's time, so this skips Timestamp.FromDatetime (pure Python even
+    under upb, several times slower) and the copy of a separate message.
+    """
+    if value is None or value == "":
+        return
+    if isinstance(value, (int, float)):
+        target.FromMilliseconds(int(value))
+        return
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.astimezone(timezone.utc)  # a naive time is local time, as astimezone reads it
+    elapsed = moment - _EPOCH  # exact: whole days, seconds and microseconds, no float rounding
+    target.seconds = elapsed.days * 86_400 + elapsed.seconds
+    target.nanos = elapsed.microseconds * 1000
 
 
 def datetime_of(value: timestamp_pb2.Timestamp) -> datetime:
@@ -98,11 +116,15 @@ def session(record: Any) -> common_pb2.Session:
 
 
 def log_line(time: datetime, values: dict[str, Any]) -> common_pb2.LogLine:
-    return common_pb2.LogLine(
-        time=timestamp(values.get("time", time)),
-        level=LOG_LEVELS.get(values.get("level", "info"), common_pb2.LOG_LEVEL_INFO),
-        text=values.get("text", ""),
-    )
+    return fill_log_line(common_pb2.LogLine(), time, values)
+
+
+def fill_log_line(target: common_pb2.LogLine, time: datetime, values: dict[str, Any]) -> common_pb2.LogLine:
+    """Fill a LogLine field in place from a `log` event (its payload may carry its own time)."""
+    fill_timestamp(target.time, values.get("time", time))
+    target.level = LOG_LEVELS.get(values.get("level", "info"), common_pb2.LOG_LEVEL_INFO)
+    target.text = values.get("text", "")
+    return target
 
 
 def session_kind_name(kind: int, field: str) -> str:
@@ -115,13 +137,13 @@ def fill_event(message: Any, event: Any) -> Any:
     """Fill the sequence, time and session/progress/log case of a per-service `XxxEvent` from an
     EventRecord; result events are the service's to fill (see `results.typed_result`)."""
     message.sequence = event.session_sequence
-    message.time.CopyFrom(timestamp(event.time))
-    if event.kind == "status":
+    fill_timestamp(message.time, event.time)
+    if event.kind == "log":
+        fill_log_line(message.log, event.time, event.payload)
+    elif event.kind == "status":
         message.session.CopyFrom(session(event.payload))
     elif event.kind == "progress":
         message.progress.CopyFrom(progress(event.payload))
-    elif event.kind == "log":
-        message.log.CopyFrom(log_line(event.time, event.payload))
     return message
 
 

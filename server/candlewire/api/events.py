@@ -62,7 +62,7 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
         elif event.kind == "progress":
             message.progress.CopyFrom(convert.progress(event.payload))
         elif event.kind == "log":
-            message.log.CopyFrom(convert.log_line(event.time, event.payload))
+            convert.fill_log_line(message.log, event.time, event.payload)
         elif event.kind == "result":
             if is_final_result(event):
                 payload = (await asyncio.to_thread(session_store.get_session, self.app.engine, event.session_id)).result

@@ -39,7 +39,6 @@ class SessionEndpoints:
         self.app = app
         self.kind = kind
         self.batch_type = batch_type
-        self.event_type = type(batch_type().events.add())
 
     async def get(self, session_id: str):
         record = await asyncio.to_thread(session_store.get_session, self.app.engine, require_id(session_id))
@@ -58,16 +57,25 @@ class SessionEndpoints:
         await self.get(session_id)
         async for batch in self.app.runtime.watch(session_id, require_cursor(after_sequence)):
             final = (await self.get(session_id)).result if any(is_final_result(e) for e in batch) else None
-            yield self.batch_type(events=[self.event(event, final) for event in batch])
+            yield self.batch(batch, final)
 
     async def run(self, params: dict[str, Any], title: str = "", description: str = "") -> AsyncIterator[Any]:
         record = await self.start(params, title, description)
         async for batch in self.watch(record.id):
             yield batch
 
-    def event(self, event, final_result: dict | None = None) -> Any:
-        """The typed event; a final result event is filled from `final_result` (the session's result)."""
-        message = convert.fill_event(self.event_type(), event)
+    def batch(self, events, final_result: dict | None = None) -> Any:
+        """The `XxxEventBatch` of `events`, each filled in place: building messages first and passing
+        them to the batch would copy every one."""
+        message = self.batch_type()
+        add = message.events.add
+        for event in events:
+            self.fill_event(add(), event, final_result)
+        return message
+
+    def fill_event(self, message, event, final_result: dict | None = None) -> Any:
+        """Fill the typed event; a final result event is filled from `final_result` (the session's result)."""
+        convert.fill_event(message, event)
         if event.kind == "result":
             typed = results.typed_result(self.kind, final_result if is_final_result(event) else event.payload["result"])
             getattr(message, typed.service_field).CopyFrom(typed.message)

@@ -21,8 +21,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; candlewire stores only timezone-aware UTC times")
+        require_aware(value)
         value = value.astimezone(timezone.utc)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -32,6 +31,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def require_aware(value: datetime) -> None:
+    """Reject naive datetimes: their zone is unknown, so no stored time could be trusted."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; candlewire stores only timezone-aware UTC times")
 
 
 # SQLite only auto-assigns rowid-backed INTEGER primary keys, not BIGINT ones.
