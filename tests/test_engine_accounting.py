@@ -148,6 +148,25 @@ def test_daily_balances_sample_every_1440th_minute_with_unrealized_pnl():
     assert result["benchmark"][0]["values"] == pytest.approx([10000, 11000, 12000, 12000])
 
 
+def test_final_balance_replaces_a_sample_taken_in_the_last_minute():
+    class Hold(Strategy):
+        def should_long(self):
+            return self.index == 0
+
+        def go_long(self):
+            self.buy = 1, self.price
+
+    # 1441 minutes: the day-1 sample (after minute index 1440) is the last minute itself, so the
+    # final balance takes its place instead of a second balance at the same instant
+    prices = np.full(1441, 100.0)
+    prices[1:] = 105
+    result = run(Hold, [(p, p, p, p) for p in prices], fee=0.001)
+    fees = 0.001 * 100 + 0.001 * 105  # entry + the engine's closing order
+    assert result["daily_balances"] == pytest.approx([10000, 10000 + 5 - fees])
+    assert result["equity_curve"]["timestamps_ms"] == [START_MS, START_MS + 1441 * MINUTE]
+    assert len(result["benchmark"][0]["values"]) == 2
+
+
 def test_passed_hyperparameters_replace_hp_entirely():
     seen = {}
 

@@ -246,3 +246,148 @@ def test_wiped_out_account_is_finite():
     assert_all_finite(m)
     assert m["max_drawdown"] == pytest.approx(-100.0)
     assert m["annual_return"] == pytest.approx(-100.0)
+
+
+# --------------------------------------------------------------------------- balance times
+# The engine's balance times: the start, each sample one minute past a day boundary
+# (start + k days + 1 minute), and the end of the last minute.
+MINUTE = 60_000
+
+
+def test_max_underwater_period_floors_elapsed_days_between_balance_times():
+    # peak at the day-1 sample (1 d + 1 min); still underwater at the end (3 d): 3 d - (1 d + 1 min)
+    # is 1.9993 days -> 1 whole day, although the final balance is two samples after the peak
+    balances = [100.0, 110.0, 100.0, 105.0]
+    times = [START_MS, START_MS + DAY + MINUTE, START_MS + 2 * DAY + MINUTE, START_MS + 3 * DAY]
+    m = compute_metrics([], balances, 100.0, START_MS, START_MS + 3 * DAY, balance_timestamps=times)
+    expected = max((t - times[1]) // DAY for t in times[2:])
+    assert expected == 1
+    assert m["max_underwater_period"] == expected
+
+
+def test_max_underwater_period_without_timestamps_counts_one_day_per_balance():
+    m = metrics(balances=[100.0, 110.0, 100.0, 105.0])
+    assert m["max_underwater_period"] == 3 - 1  # balances 2 and 3 below the peak at balance 1
+
+
+def test_annual_return_spans_whole_days_between_first_and_last_balance():
+    # 2 days and 700 minutes of balances: the CAGR exponent uses floor(2.49 days) = 2, not n - 1 = 3
+    balances = [100.0, 101.0, 99.0, 102.0]
+    times = [START_MS, START_MS + DAY + MINUTE, START_MS + 2 * DAY + MINUTE, START_MS + 2 * DAY + 700 * MINUTE]
+    m = compute_metrics([], balances, 100.0, START_MS, times[-1], balance_timestamps=times)
+    days = (times[-1] - times[0]) // DAY
+    assert days == 2
+    assert m["annual_return"] == pytest.approx(((102.0 / 100.0) ** (365 / days) - 1) * 100)
+
+
+def test_calmar_ratio_uses_the_whole_day_annual_return():
+    balances = [100.0, 101.0, 99.0, 102.0]
+    times = [START_MS, START_MS + DAY + MINUTE, START_MS + 2 * DAY + MINUTE, START_MS + 2 * DAY + 700 * MINUTE]
+    m = compute_metrics([], balances, 100.0, START_MS, times[-1], balance_timestamps=times)
+    cagr = 1.02 ** (365 / 2) - 1
+    max_dd = 1 - 99.0 / 101.0  # eq = 1.01, 0.99, 1.02
+    assert m["calmar_ratio"] == pytest.approx(cagr / max_dd)
+
+
+def test_annual_return_is_zero_for_a_run_shorter_than_one_day():
+    times = [START_MS, START_MS + 20 * 60 * MINUTE]  # 20 hours: zero whole days
+    m = compute_metrics([], [100.0, 90.0], 100.0, START_MS, times[-1], balance_timestamps=times)
+    assert m["annual_return"] == 0.0  # not (0.9 ** 365 - 1) * 100
+
+
+def test_balance_timestamps_must_match_the_balances():
+    with pytest.raises(ValueError, match="2 balance timestamps for 3 daily balances"):
+        compute_metrics([], [100.0, 90.0, 95.0], 100.0, START_MS, START_MS + DAY,
+                        balance_timestamps=[START_MS, START_MS + DAY])
+
+
+# --------------------------------------------------------------------------- smart ratios
+
+def test_smart_ratios_are_zero_with_fewer_than_three_returns():
+    # two returns: the lag-1 autocorrelation (and so the penalty) is undefined
+    m = metrics(balances=[100.0, 95.0, 97.0])
+    r = [95 / 100 - 1, 97 / 95 - 1]
+    mean = sum(r) / 2
+    std = math.sqrt(sum((x - mean) ** 2 for x in r) / 1)
+    assert m["sharpe_ratio"] == pytest.approx(mean / std * math.sqrt(365))  # still defined
+    assert m["smart_sharpe"] == 0.0
+    assert m["smart_sortino"] == 0.0
+
+
+def test_smart_ratios_are_zero_when_the_lag_one_correlation_is_undefined():
+    # r = 0, 0, 0, -0.1: r[:-1] is constant, so corr(r[:-1], r[1:]) is 0 / 0
+    m = metrics(balances=[100.0, 100.0, 100.0, 100.0, 90.0])
+    assert m["sharpe_ratio"] < 0 and m["sortino_ratio"] < 0
+    assert m["smart_sharpe"] == 0.0
+    assert m["smart_sortino"] == 0.0
+
+
+# --------------------------------------------------------------------------- through the engine
+
+def _hold_from_first_minute():
+    from candlewire.engine.strategy import Strategy
+
+    class Hold(Strategy):
+        def should_long(self):
+            return self.index == 0
+
+        def go_long(self):
+            self.buy = 1, self.price
+
+    return Hold
+
+
+def test_engine_passes_balance_times_to_max_underwater_period():
+    from test_engine_support import flat, run
+
+    # 100 at minute 0 (entry), 110 through the day-1 sample (minute 1440), 90 afterwards; 3 days.
+    # Balances: 10000 (start), 10010 (1 d + 1 min, the peak), 9990 (2 d + 1 min), 9990 (3 d).
+    rows = flat(1, 100) + flat(1440, 110) + flat(3 * 1440 - 1441, 90)
+    result = run(_hold_from_first_minute(), rows)
+    assert result["daily_balances"] == [10000, 10010, 9990, 9990]
+    times = result["equity_curve"]["timestamps_ms"]
+    assert result["metrics"]["max_underwater_period"] == (times[-1] - times[1]) // DAY == 1
+
+
+def test_position_open_at_the_end_counts_as_open_trade_and_closed_trade():
+    from test_engine_support import flat, run
+
+    # long 1 at 100, still open when the candles end at 104: closed there by the engine
+    result = run(_hold_from_first_minute(), flat(1, 100) + flat(9, 104))
+    m = result["metrics"]
+    assert m["total"] == 1 and result["trades"][0]["PNL"] == pytest.approx(4.0)
+    assert m["total_open_trades"] == 1
+    assert m["open_pl"] == pytest.approx(1 * (104 - 100))  # unrealized PnL just before the close
+
+
+def test_no_open_trades_when_everything_closed_before_the_end():
+    from candlewire.engine.strategy import Strategy
+    from test_engine_support import flat, run
+
+    class RoundTrip(Strategy):
+        def should_long(self):
+            return self.index == 0
+
+        def go_long(self):
+            self.buy = 1, self.price
+
+        def update_position(self):
+            self.liquidate()
+
+    result = run(RoundTrip, flat(1, 100) + flat(5, 103))
+    assert result["metrics"]["total"] == 1
+    assert result["metrics"]["total_open_trades"] == 0 and result["metrics"]["open_pl"] == 0
+
+
+def test_position_closed_by_before_terminate_is_not_an_open_trade():
+    from test_engine_support import flat, run
+
+    class ExitAtTheEnd(_hold_from_first_minute()):
+        def before_terminate(self):
+            self.liquidate()  # a market exit queued at the end fills before open trades are counted
+
+    result = run(ExitAtTheEnd, flat(1, 100) + flat(9, 104))
+    (trade,) = result["trades"]
+    assert trade["PNL"] == pytest.approx(4.0)
+    assert [o["role"] for o in trade["orders"]] == ["entry", "take_profit"]
+    assert result["metrics"]["total_open_trades"] == 0 and result["metrics"]["open_pl"] == 0

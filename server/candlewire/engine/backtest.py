@@ -257,13 +257,19 @@ def compute_run_metrics(simulator: Simulator) -> dict:
     first = simulator.routes[0].market
     start_ms = int(first.timestamps.item(0))
     finish_ms = int(simulator.time) if simulator.time else start_ms
+    balances = simulator.daily_balances
+    # The time of each balance: the start, every sample, and (once the run ended) its end.
+    timestamps = [start_ms, *simulator.sample_times][: len(balances)]
+    if len(timestamps) < len(balances):
+        timestamps.append(finish_ms)
     return compute_metrics(
         [trade.to_dict() for trade in simulator.closed_trades],
-        simulator.daily_balances,
+        balances,
         simulator.starting_balance,
         start_ms,
         finish_ms,
-        [],
+        simulator.open_at_end,
+        balance_timestamps=timestamps,
     )
 
 

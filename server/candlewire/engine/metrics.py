@@ -10,17 +10,29 @@ Inputs
     balance.  ``r`` = pct_change(b): the pandas series has n entries whose first is
     undefined; statistics skip it (pandas' skipna), so means/sums/std run over the
     m = n - 1 defined returns.  A non-finite return (previous balance 0) counts as 0.
+    ``balance_timestamps`` t[0..n-1] (ms): when each balance was taken.  The engine passes
+    them: the run's start, the close time of every sampled minute (start + 1 day + 1 minute,
+    then one day apart) and the end of the last minute.  Without them balance i is taken to
+    be i whole days after the first.  Only the two elapsed-time metrics read them.
 
 Balance statistics (all 0 when n < 2, i.e. no return exists)
     max_drawdown      min(eq / cummax(eq) - 1) * 100, eq = cumprod(1 + r) over the m
                       defined returns.  As in the reference, eq starts at 1 + r[1], not 1,
                       so a loss on the very first day is not a drawdown.
     max_underwater_period
-                      in DAYS (daily-balance steps), Jesse's definition: the peak index
-                      moves to i whenever b[i] >= running peak; otherwise the account is
-                      underwater for i - peak_index days; the maximum of those.
-    annual_return     CAGR % = (prod(1 + r) ** (365 / days) - 1) * 100 with
-                      days = n - 1 (the daily index spans n - 1 days); 0 when days == 0.
+                      in whole DAYS of elapsed time, as the reference measures it: the peak
+                      index moves to i whenever b[i] >= running peak; otherwise the account
+                      is underwater for floor((t[i] - t[peak]) / 1 day) days; the maximum of
+                      those.  Because samples sit one minute past the day boundary and the
+                      final balance at the end of the last minute, a stretch that is still
+                      underwater at the end counts one day less than its number of samples.
+    annual_return     CAGR % = (prod(1 + r) ** (365 / days) - 1) * 100 with days = whole
+                      days between the first and the last balance, floor((t[-1] - t[0]) /
+                      1 day) (the reference's calendar span); 0 when days == 0 (a run
+                      shorter than one day).  A growth factor <= 0 gives -100 %.  The
+                      reference also clips the growth factor to [1e-10, 1e10] before the
+                      power; the spec says CAGR, so the true value is kept (differs only
+                      beyond those bounds).
     sharpe_ratio      mean(r) / std(r, ddof=1) * sqrt(365).
     sortino_ratio     mean(r) / sqrt(sum(r[r < 0] ** 2) / N) * sqrt(365) with
                       N = len(pct_change series) = n (the reference counts the undefined
@@ -32,12 +44,17 @@ Balance statistics (all 0 when n < 2, i.e. no return exists)
                       ulcer_index = sqrt(sum(dd ** 2) / (len(r) - 1)) = sqrt(sum(dd**2) / m),
                       CVaR = historical expected shortfall at 95 %: sort the drawdowns,
                       k = int((1 - 0.95) * n); mean of the k worst, or the worst one when
-                      k == 0.
+                      k == 0.  Deliberately NOT the reference's number: Jesse 3.5.3 feeds the
+                      pct_change frame with its leading NaN into the drawdown, the running
+                      maximum propagates that NaN to every drawdown, CVaR falls back to 0
+                      and ulcer to 0, so its serenity is +-inf (NaN for short runs) for every
+                      backtest.  Here the same formula runs on the defined returns.
     smart_sharpe / smart_sortino
                       the ratio's denominator multiplied by the quantstats autocorrelation
                       penalty sqrt(1 + 2 * sum_{x=1}^{m-1} ((m - x) / m) * |rho1| ** x),
-                      rho1 = lag-1 Pearson correlation of r (penalty 1 when rho1 is
-                      undefined).
+                      rho1 = lag-1 Pearson correlation of r.  As in the reference the
+                      penalty is undefined when m < 3 or rho1 is undefined (r[:-1] or r[1:]
+                      constant); the smart ratios are then undefined, i.e. 0 here.
 
 Trade statistics (closed trades; PNL > 0 wins, PNL < 0 losses, PNL == 0 neither)
     win_rate = wins / (wins + losses) (0 when no wins); win_rate_longs / _shorts the same
@@ -53,12 +70,23 @@ Trade statistics (closed trades; PNL > 0 wins, PNL < 0 losses, PNL == 0 neither)
     per week x 7; per month x 30.44 (the average Gregorian month used by the reference).
     annualization = 365, the days per year every annualized ratio uses.
 
+Open trades
+    ``open_trades``: the positions still open when the run ended, before the engine closed
+    them (the reference's count and unrealized PnL at that moment); those positions are
+    also in ``trades`` as the closing trades.  total_open_trades = len, open_pl = sum(PNL).
+
 Undefined values
-    The reference yields NaN or +-inf where a ratio is 0/0 or x/0 (average of an empty
-    group, ratio_avg_win_loss without losses, omega/sortino without negative returns,
-    ...).  Here every such value is 0, and any remaining non-finite result (e.g. a CAGR
-    that overflows over a very short run) is clipped to the largest finite float, so the
-    dict is always finite and JSON-safe.
+    The reference yields NaN or +-inf where a ratio is 0/0 or x/0 (average_win /
+    average_winning_holding_period without wins, average_loss / average_losing_holding_period
+    without losses, ratio_avg_win_loss when either is missing, omega without negative
+    returns, sortino / smart_sortino without negative returns (+-inf), sharpe with one
+    return, smart ratios with fewer than three returns, ...).  Here every such value is 0,
+    and any remaining non-finite result (e.g. a CAGR that overflows over a very short run)
+    is clipped to the largest finite float, so the dict is always finite and JSON-safe:
+    results are stored in JSON columns (PostgreSQL's json rejects NaN and Infinity), sent
+    as proto3 doubles and proto JSON, and compared by the optimizer; 0 is what every
+    consumer can carry.  ``total_winning_trades`` / ``total_losing_trades`` tell a reader
+    whether an average of 0 means "none".
 """
 
 from __future__ import annotations
@@ -162,23 +190,39 @@ def _equity_drawdowns(r: np.ndarray) -> np.ndarray:
     return dd
 
 
-def _max_underwater_period(b: np.ndarray) -> int:
+def _timestamps(n: int, balance_timestamps: Sequence[float] | np.ndarray | None) -> np.ndarray:
+    """Balance times in ms as int64; i whole days after the first when none are given."""
+    if balance_timestamps is None:
+        return np.arange(n, dtype=np.int64) * DAY_MS
+    t = np.asarray(balance_timestamps, dtype=np.float64).ravel()
+    if t.size != n:
+        raise ValueError(f"{t.size} balance timestamps for {n} daily balances")
+    return t.astype(np.int64)
+
+
+def _whole_days(ms: np.ndarray | int) -> np.ndarray | int:
+    """Elapsed whole days (floor) of a non-negative span in ms."""
+    return ms // DAY_MS
+
+
+def _max_underwater_period(b: np.ndarray, t: np.ndarray) -> int:
     if b.size < 2:
         return 0
     idx = np.arange(b.size)
     at_peak = b >= np.maximum.accumulate(b)  # b[i] >= every earlier balance
     last_peak = np.maximum.accumulate(np.where(at_peak, idx, 0))
-    return int((idx - last_peak).max())
+    return int(_whole_days(t - t[last_peak]).max())
 
 
-def _autocorr_penalty(r: np.ndarray) -> float:
+def _autocorr_penalty(r: np.ndarray) -> float | None:
+    """None when undefined (fewer than 3 returns, or a constant half so rho1 is 0/0)."""
     m = r.size
     if m < 3:
-        return 1.0
+        return None
     a, c = r[:-1], r[1:]
     sa, sc = a.std(), c.std()
     if sa == 0 or sc == 0:
-        return 1.0
+        return None
     rho = abs(float(np.mean((a - a.mean()) * (c - c.mean())) / (sa * sc)))
     x = np.arange(1, m, dtype=np.float64)
     return math.sqrt(1.0 + 2.0 * float(np.sum((m - x) / m * rho ** x)))
@@ -196,7 +240,7 @@ def _cvar_historical(values: np.ndarray, n_rows: int, confidence: float = CVAR_C
     return float(s[:k].mean())
 
 
-def _balance_metrics(b: np.ndarray) -> dict[str, float]:
+def _balance_metrics(b: np.ndarray, t: np.ndarray) -> dict[str, float]:
     out = {
         "max_drawdown": 0.0, "max_underwater_period": 0, "annual_return": 0.0,
         "sharpe_ratio": 0.0, "calmar_ratio": 0.0, "sortino_ratio": 0.0, "omega_ratio": 0.0,
@@ -212,11 +256,13 @@ def _balance_metrics(b: np.ndarray) -> dict[str, float]:
     dd = _equity_drawdowns(r)
     max_dd = float(dd.min())  # fraction, <= 0
     out["max_drawdown"] = max_dd * 100.0
-    out["max_underwater_period"] = _max_underwater_period(b)
+    out["max_underwater_period"] = _max_underwater_period(b, t)
 
-    days = n - 1
+    days = int(_whole_days(int(t[-1]) - int(t[0])))
     growth = float(np.prod(1.0 + r))
-    if growth <= 0:
+    if days <= 0:
+        cagr = 0.0
+    elif growth <= 0:
         cagr = -1.0
     else:
         with np.errstate(over="ignore"):
@@ -230,9 +276,10 @@ def _balance_metrics(b: np.ndarray) -> dict[str, float]:
     downside = math.sqrt(float(np.sum(neg * neg)) / n)
     penalty = _autocorr_penalty(r)
     out["sharpe_ratio"] = _div(mean, std) * sqrt_year
-    out["smart_sharpe"] = _div(mean, std * penalty) * sqrt_year
     out["sortino_ratio"] = _div(mean, downside) * sqrt_year
-    out["smart_sortino"] = _div(mean, downside * penalty) * sqrt_year
+    if penalty is not None:
+        out["smart_sharpe"] = _div(mean, std * penalty) * sqrt_year
+        out["smart_sortino"] = _div(mean, downside * penalty) * sqrt_year
     out["omega_ratio"] = _div(float(r[r > 0].sum()), -float(neg.sum()))
 
     ulcer = math.sqrt(float(np.sum(dd * dd)) / m)
@@ -270,11 +317,15 @@ def compute_metrics(
     start_ms: int,
     finish_ms: int,
     open_trades: Iterable[dict] | None = None,
+    balance_timestamps: Sequence[float] | np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """All metrics of the spec for one run; see the module docstring for the definitions."""
+    """All metrics of the spec for one run; see the module docstring for the definitions.
+    `open_trades`: positions open when the run ended (dicts with "PNL"); `balance_timestamps`:
+    the time (ms) of each daily balance."""
     trades = list(trades or [])
     open_list = list(open_trades or [])
     b = _balances(daily_balances)
+    t = _timestamps(b.size, balance_timestamps)
     starting_balance = float(starting_balance)
 
     total = len(trades)
@@ -343,6 +394,6 @@ def compute_metrics(
         "avg_trades_per_month": per_day * DAYS_PER_MONTH,
         "annualization": PERIODS_PER_YEAR,
     }
-    out.update(_balance_metrics(b))
+    out.update(_balance_metrics(b, t))
 
     return {k: (int(out[k]) if k in _INT_KEYS else _finite(out[k])) for k in METRIC_KEYS}

@@ -124,6 +124,9 @@ class Simulator:
         self.closed_trades: list[ClosedTrade] = []
         self.daily_balances: list[float] = [starting_balance]
         self.sample_times: list[int] = []
+        # Positions still open when the run ended, taken just before the engine closes them
+        # (the metrics' total_open_trades / open_pl, as the reference counts them).
+        self.open_at_end: list[dict] = []
         self.time = 0
         self.minute = -1
         self.epoch = 0
@@ -186,7 +189,14 @@ class Simulator:
         for market in markets:
             market.see(n - 1)
         self._terminate()
-        self.daily_balances.append(self._equity())
+        if self.sample_times and self.sample_times[-1] == self.time:
+            # The last minute was itself a sample minute (n = k * 1440 + 1): the final balance
+            # replaces that sample instead of adding a second balance at the same instant
+            # (as the reference does), so no zero-length "day" enters the returns.
+            self.sample_times.pop()
+            self.daily_balances[-1] = self._equity()
+        else:
+            self.daily_balances.append(self._equity())
         if on_progress is not None:
             on_progress(n, n, self.time)
 
@@ -690,10 +700,15 @@ class Simulator:
     def _terminate(self) -> None:
         for route in self.routes:
             route.strategy.before_terminate()
+        # Market orders queued by before_terminate() (e.g. liquidate()) fill first, as in the
+        # reference; only positions still open after them are "open at the end".
+        if self.pending_markets:
+            self.execute_pending_markets()
         self.terminating = True
         for route in self.routes:
             self._cancel_route_orders(route)
             if route.position.qty != 0:
+                self.open_at_end.append({"route": route.index, "PNL": route.position.pnl})
                 order = self._new_order(route, -route.position.qty, route.market.price, MARKET, CLOSE, True)
                 self.fill(order, route.market.price)
         self.terminating = False
