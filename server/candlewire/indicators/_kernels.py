@@ -79,8 +79,10 @@ def true_range_kernel(high, low, close):
 
 
 @njit(cache=True, error_model="numpy")
-def atr_kernel(high, low, close, period):
-    """seed = (sum TR[0..p-1] in order) / p at index p-1; then a += (TR - a) / p."""
+def atr_kernel(high, low, close, period, weighted_update=False):
+    """seed = (sum TR[0..p-1] in order) / p at index p-1; then a += (TR - a) / p, or with
+    `weighted_update` a = (a (p-1) + TR) / p as the reference's SuperTrend writes it (the
+    two differ in the last bits)."""
     n = high.shape[0]
     out = np.full(n, np.nan)
     if period < 1 or n < period:
@@ -92,7 +94,10 @@ def atr_kernel(high, low, close, period):
     a = s / period
     out[period - 1] = a
     for i in range(period, n):
-        a = a + (tr[i] - a) / period
+        if weighted_update:
+            a = (a * (period - 1) + tr[i]) / period
+        else:
+            a = a + (tr[i] - a) / period
         out[i] = a
     return out
 
@@ -720,26 +725,4 @@ def wilder_average_kernel(x, period):
     for i in range(period, n):
         v = a * x[i] + (1.0 - a) * v
         out[i] = v
-    return out
-
-
-@njit(cache=True, error_model="numpy")
-def atr_weighted_kernel(high, low, close, period):
-    """ATR with the spec seed (sum of TR[0..p-1] in order / p at index p-1, TR[0] =
-    high - low) but the recurrence written a = (a (p-1) + TR) / p, as the reference's
-    SuperTrend computes it (the spec ``atr_kernel`` uses a += (TR - a) / p, which differs
-    in the last bits)."""
-    n = high.shape[0]
-    out = np.full(n, np.nan)
-    if period < 1 or n < period:
-        return out
-    tr = true_range_kernel(high, low, close)
-    s = 0.0
-    for i in range(period):
-        s += tr[i]
-    a = s / period
-    out[period - 1] = a
-    for i in range(period, n):
-        a = (a * (period - 1) + tr[i]) / period
-        out[i] = a
     return out

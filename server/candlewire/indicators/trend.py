@@ -167,7 +167,7 @@ def sar(candles: np.ndarray, acceleration: float = 0.02, maximum: float = 0.2, s
 def supertrend(candles: np.ndarray, period: int = 10, factor: float = 3, sequential: bool = False) -> SuperTrend:
     """SuperTrend on hl2 +/- factor * ATR(period): the spec ATR's seed with the recurrence
     written a = (a (period-1) + TR) / period as the reference's SuperTrend has it
-    (``_kernels.atr_weighted_kernel``; equal to ``atr`` up to the last bits), taken as 0
+    (``_kernels.atr_kernel`` with ``weighted_update``; equal to ``atr`` up to the last bits), taken as 0
     where it is still NaN.
 
     Bands ratchet: the upper band may only fall while the previous close is at or below
@@ -179,7 +179,7 @@ def supertrend(candles: np.ndarray, period: int = 10, factor: float = 3, sequent
     """
     candles = slice_candles(candles, sequential)
     h, l, c = _hlc(candles)
-    atr_ = np.nan_to_num(kn.atr_weighted_kernel(h, l, c, int(period)), nan=0.0)
+    atr_ = np.nan_to_num(kn.atr_kernel(h, l, c, int(period), True), nan=0.0)
     hl2 = (h + l) / 2
     tr, ch = kn.supertrend_kernel(c, _f(hl2 + factor * atr_), _f(hl2 - factor * atr_), int(period))
     return output_tuple(SuperTrend, (tr, ch), sequential)
