@@ -1,15 +1,19 @@
 """Executors against a real Dask cluster: a scheduler and two single-threaded workers, each its own
 process on loopback. The same seeded optimization gives the same result on the local pool and on
-the cluster, and still finishes with every trial when a worker is killed mid-job."""
+the cluster, spreads its trials over both workers, and still finishes with every trial when a
+worker is killed mid-job."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import pytest
+from distributed import get_task_stream
 
 from candlewire.config import default_config
 from candlewire.execution import DASK_SCHEDULER_ENV, executor_for
+from candlewire.execution import dask_cluster as dask_executor
 from candlewire.optimization import job
 from candlewire.optimization.request import resolve_optimization
 from dask_cluster import DaskCluster, cluster  # noqa: F401 - cluster is a fixture
@@ -43,6 +47,30 @@ def test_local_pool_and_dask_cluster_give_the_same_seeded_result(cluster, setup,
     assert on_dask == local
     assert local["trials_completed"] == 16
     assert any("dask executor" in text for _, text in ctx.of_kind("log"))
+
+
+class ReplicaDroppingContext(RecordingContext):
+    """Runs the scheduler's active memory manager after every reported trial, as it runs every 2 s on
+    its own: it drops the copies of the job's payload that no task waits for."""
+
+    cluster: DaskCluster
+
+    def result(self, payload, final=False):
+        super().result(payload, final)
+        self.cluster.client.amm.run_once()
+
+
+def test_trials_spread_over_every_worker_and_workers_forget_the_payload_after_the_job(cluster, setup, monkeypatch):
+    params, url, directory = setup
+    monkeypatch.setenv(DASK_SCHEDULER_ENV, cluster.address)
+    ctx = ReplicaDroppingContext(url, directory, "spread")
+    ctx.cluster = cluster
+    with get_task_stream(client=cluster.client) as stream:
+        job.run(params, ctx)
+    trials_per_worker = Counter(task["worker"] for task in stream.data if str(task["key"]).startswith("evaluate"))
+    # Batches of 2 on 2 idle workers: one trial each, whichever worker still holds a copy of the payload.
+    assert sorted(trials_per_worker.values()) == [8, 8]
+    assert set(cluster.client.run(lambda: len(dask_executor._payloads)).values()) == {0}
 
 
 class KillingContext(RecordingContext):

@@ -18,7 +18,7 @@ from candlewire.optimization import job
 from candlewire.optimization.request import resolve_optimization
 from candlewire.optimization.scoring import FAILED_SCORE, Scoring
 from candlewire.optimization.space import distributions, dna
-from candlewire.optimization.study import make_sampler, open_study, storage_for
+from candlewire.optimization.study import open_study, storage_for
 from optimization_helpers import FRAGILE_SOURCE, prepare, request
 from recording_context import RecordingContext
 from pg import throwaway_postgres_url
@@ -168,19 +168,36 @@ def test_same_seed_same_trials_and_failed_trials_do_not_stop_the_search(tmp_path
     engine.dispose()
 
 
+class Interrupted(Exception):
+    pass
+
+
+class InterruptedInTheThirdBatch(RecordingContext):
+    """Ends the job, as a kill would, once trial 6 (the third batch's first) is recorded and reported."""
+
+    def result(self, payload, final=False):
+        super().result(payload, final)
+        if len(self.trials()) == 7:
+            raise Interrupted
+
+
 def test_resume_keeps_finished_trials_and_repeats_the_uninterrupted_search(sqlite_setup):
     params = resolve(sqlite_setup, trials=9, cpu_cores=3)
     uninterrupted, _ = run_job(sqlite_setup, params, "whole")
 
-    # A run killed while evaluating its third batch: 6 trials told, the batch's 3 asked, none told.
-    run_job(sqlite_setup, {**params, "trials": 6}, "interrupted")
-    study = open_study(sqlite_setup[2], "interrupted", 1)
-    study.sampler = make_sampler(params["sampler"], params["seed"] + 6)
-    for _ in range(3):
-        study.ask(distributions(params["search_space"]))
+    with pytest.raises(Interrupted):
+        job.run(params, InterruptedInTheThirdBatch(sqlite_setup[2], Path(sqlite_setup[1].root).parent, "interrupted"))
+    assert len(open_study(sqlite_setup[2], "interrupted", 1).trials) == 7
     resumed, ctx = run_job(sqlite_setup, params, "interrupted")
-    assert sorted(trial["number"] for trial in ctx.trials()) == [6, 7, 8]
+    assert sorted(trial["number"] for trial in ctx.trials()) == [7, 8]
     assert resumed == uninterrupted
+
+
+def test_a_study_the_sampler_no_longer_reproduces_is_not_resumed(sqlite_setup):
+    params = resolve(sqlite_setup, trials=4, cpu_cores=2)
+    run_job(sqlite_setup, {**params, "trials": 3}, "changed")
+    with pytest.raises(RuntimeError, match="cannot be resumed"):
+        run_job(sqlite_setup, {**params, "seed": params["seed"] + 1}, "changed")
 
 
 def test_multi_objective_nsga_ii_scores_training_and_testing(sqlite_setup):

@@ -15,6 +15,10 @@ own work and not a copy of a year of candles:
         for index, result in shared.map_unordered(evaluate, items):
             ...
 
+`map_unordered` hands every item to the workers before it returns (in-process, items run as the
+results are iterated), so the caller can do its own work, such as recording earlier results, while
+the tasks run.
+
 `evaluate(payload, item)` must be a module-level function (tasks are pickled by reference).
 """
 
@@ -30,7 +34,8 @@ DASK_SCHEDULER_ENV = "CANDLEWIRE_DASK_SCHEDULER"
 
 class SharedPayload(Protocol):
     def map_unordered(self, task: Callable[[Any, Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
-        """Run `task(payload, item)` for every item; yield `(index of the item, result)` as each finishes."""
+        """Start `task(payload, item)` for every item now; the iterator yields `(index of the item, result)`
+        as each finishes."""
 
 
 class Executor(Protocol):

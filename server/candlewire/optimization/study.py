@@ -5,6 +5,7 @@ candlewire's, whose Alembic history has a version table of its own name; on Post
 `optuna` schema of the same database).
 
 Only the job's driver process reads and writes the study; executors' workers just run backtests.
+The search samples on an in-memory copy and writes each told trial here once (`search.py`).
 
 Trials are stored as COMPLETE with their score(s) as values (FAILED_SCORE for failed or degenerate
 ones) and user attributes: `training_metrics`, `testing_metrics`, `dna`, and `failure` (why it
