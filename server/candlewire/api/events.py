@@ -50,20 +50,13 @@ class EventServicer(event_pb2_grpc.EventServiceServicer):
     async def _event(self, event) -> event_pb2.Event:
         kind = event.payload["kind"] if event.kind == "status" else await self._kind_of(event.session_id)
         self._kinds[event.session_id] = kind
-        message = event_pb2.Event(
-            sequence=event.sequence,
-            session_id=event.session_id,
-            session_sequence=event.session_sequence,
-            kind=convert.SESSION_KINDS[kind],
-            time=convert.timestamp(event.time),
-        )
-        if event.kind == "status":
-            message.session.CopyFrom(convert.session(event.payload))
-        elif event.kind == "progress":
-            message.progress.CopyFrom(convert.progress(event.payload))
-        elif event.kind == "log":
-            convert.fill_log_line(message.log, event.time, event.payload)
-        elif event.kind == "result":
+        message = convert.fill_event(event_pb2.Event(), event)
+        # fill_event sets the per-session cursor; the firehose's `sequence` is the global one.
+        message.sequence = event.sequence
+        message.session_id = event.session_id
+        message.session_sequence = event.session_sequence
+        message.kind = convert.SESSION_KINDS[kind]
+        if event.kind == "result":
             if is_final_result(event):
                 payload = (await asyncio.to_thread(session_store.get_session, self.app.engine, event.session_id)).result
             else:
