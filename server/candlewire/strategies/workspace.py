@@ -135,7 +135,7 @@ class StrategyWorkspace:
                 raise InvalidArgument(
                     f"strategy {name!r} has a file that is not UTF-8 text", {field: f"{relative.as_posix()} is not UTF-8"}
                 ) from None
-        return StrategySnapshot(self.source(name), helper_files)
+        return StrategySnapshot((directory / SOURCE_FILE).read_text(encoding="utf-8"), helper_files)
 
     # --- writing -----------------------------------------------------------------------------
 
